@@ -1,0 +1,44 @@
+"""chainrule: a NumPy deep-learning library built on hand-derived backward rules.
+
+``import chainrule as cr`` and use it as you would ``torch``: tensors with ``backward()``,
+``cr.nn`` layers, ``cr.optim`` optimizers, ``cr.utils.data`` loaders. Every operation is a
+graph node whose forward and backward stand side by side in :mod:`chainrule.ops`.
+"""
+
+from chainrule import autograd
+from chainrule.autograd import (
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from chainrule.creation import *  # noqa: F403
+from chainrule.dtypes import (
+    bool,  # noqa: A004
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    uint8,
+)
+from chainrule.ops import *  # noqa: F403
+from chainrule.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+from chainrule.tensor import Tensor, as_tensor, from_numpy, is_tensor, tensor
+
+__version__ = "0.1.0"

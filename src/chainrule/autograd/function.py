@@ -1,0 +1,379 @@
+"""Graph nodes: the built-in ``Op`` base class and the user-facing ``autograd.Function``.
+
+Every differentiable operation is a subclass of ``Op`` with two methods side by side:
+
+* ``forward(self, *arrays)`` computes the output from NumPy arrays;
+* ``backward(self, dY)`` returns the gradient of each input, its docstring stating the
+  rule with shapes, as the seeds write it (``dX = dY @ W  (N,in) = (N,out)(out,in)``).
+
+Backward rules are written with operators and methods that NumPy arrays and chainrule
+Tensors share (``*``, ``@``, ``.T``, ``.sum(axis=..., keepdims=...)``, ``.reshape``) plus
+the helpers of :mod:`chainrule.ops._math`. The engine calls them with NumPy arrays
+(fast, nothing recorded) or, under ``create_graph=True``, with Tensors, so the very same
+rule is recorded as a graph and can be differentiated again.
+
+What a backward needs from the forward is declared once per class: ``save_inputs``
+(indices of inputs whose values the rule reads, fetched with ``self.input(i)``) and
+``save_output`` (``self.output()``). Everything else the forward leaves on ``self``
+(masks, axes) lives in the instance ``__dict__``, which the engine clears after the node
+has run, so saved buffers are released as soon as backward has used them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from chainrule.autograd.grad_mode import GradMode
+
+if TYPE_CHECKING:
+    from chainrule.tensor import Tensor
+
+__all__ = ["Node", "Op", "Function", "FunctionCtx"]
+
+_sequence = itertools.count()
+
+
+class Node:
+    """A node of the backward graph (a tensor's ``grad_fn``).
+
+    Engine-facing state lives in slots; op-specific saved state lives in ``__dict__``.
+
+    Attributes:
+        next_edges: one entry per forward input: ``(node, output_nr)`` for an input made by
+            another node, ``(tensor, 0)`` for a leaf that requires grad, ``None`` otherwise.
+        input_shapes, out_shapes: kept after the graph is freed, for ``cr.explain``.
+    """
+
+    __slots__ = (
+        "next_edges",
+        "needs_input_grad",
+        "input_shapes",
+        "out_shapes",
+        "out_dtypes",
+        "seq",
+        "freed",
+        "create_graph",
+        "retained",
+        "grad_norms",
+        "_saved_inputs",
+        "_saved_versions",
+        "_out_data",
+        "_out_version",
+        "__dict__",
+        "__weakref__",
+    )
+
+    def name(self) -> str:
+        """The node's name as PyTorch prints it, e.g. ``MulBackward``."""
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """PyTorch's view of the edges: ``(node or leaf tensor or None, output_nr)``."""
+        return tuple((None, 0) if e is None else e for e in self.next_edges)
+
+    # -- saved values ---------------------------------------------------------------
+    def input(self, i: int) -> Any:
+        """Input ``i`` as saved at forward: an ndarray, or a Tensor under create_graph."""
+        x = self._saved_inputs[i]
+        if self.create_graph or not isinstance(x, Tensor):
+            return x
+        return x.data
+
+    def output(self, index: int = 0) -> Any:
+        """The forward output: an ndarray, or a Tensor of this node under create_graph."""
+        if self.create_graph:
+            from chainrule.tensor import Tensor
+
+            return Tensor._make(self._out_data, True, self, index)
+        return self._out_data
+
+    def check_versions(self) -> None:
+        """Raise if a tensor this node saved was changed in place since the forward."""
+        saved = self._saved_inputs
+        for i, version in self._saved_versions:
+            t = saved[i]
+            if t._version[0] != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: input {i} of {self.name()}, of shape "
+                    f"{tuple(t.shape)}, is at version {t._version[0]}; expected version "
+                    f"{version}. Clone it before changing it in place."
+                )
+        if self._out_version is not None and self._out_version[0][0] != self._out_version[1]:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: the output of {self.name()}, of shape "
+                f"{self.out_shapes[0]}, is at version {self._out_version[0][0]}; expected "
+                f"version {self._out_version[1]}. Clone it before changing it in place."
+            )
+
+    def release(self) -> None:
+        """Free what the backward needed; shapes stay for ``explain``."""
+        self._saved_inputs = None
+        self._saved_versions = ()
+        self._out_data = None
+        self._out_version = None
+        self.__dict__.clear()
+        self.freed = True
+
+    def run_backward(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Gradients of the inputs, one per ``next_edges`` entry (None where none)."""
+        raise NotImplementedError
+
+
+def _as_array(value: Any, like: np.ndarray) -> np.ndarray:
+    return value if type(value) is np.ndarray else np.asarray(value, dtype=like.dtype)
+
+
+class Op(Node):
+    """Base class of every built-in differentiable operation (single output).
+
+    Subclasses define ``forward(self, *arrays, **kwargs) -> ndarray`` and
+    ``backward(self, dY) -> grad | tuple of grads`` (one per forward input, None allowed),
+    and declare ``save_inputs`` / ``save_output`` for what the backward reads.
+
+    ``shapes`` documents the symbolic shape of each operand (inputs by their forward
+    parameter names, the output as ``Y``), e.g. ``{"X": "(N,in)", "W": "(out,in)",
+    "Y": "(N,out)"}``; ``cr.explain`` unifies it with the real shapes to print the rules
+    of the backward docstring with numbers in place of symbols.
+    """
+
+    save_inputs: ClassVar[tuple[int, ...]] = ()
+    save_output: ClassVar[bool] = False
+    shapes: ClassVar[dict[str, str]] = {}
+
+    def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def backward(self, dY: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
+        """Run the forward on the inputs' arrays and, if needed, record this node."""
+        arrays = []
+        requires_grad = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                if x.requires_grad:
+                    requires_grad = True
+            else:
+                arrays.append(x)
+        node = cls.__new__(cls)
+        record = requires_grad and GradMode.enabled
+        node.create_graph = False
+        out = node.forward(*arrays, **kwargs)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if _anomaly.enabled:
+            _anomaly.check_forward(node, out)
+        if not record:
+            return Tensor._make(out, False, None, 0)
+        edges = []
+        for x in inputs:
+            if isinstance(x, Tensor) and x.requires_grad:
+                fn = x.grad_fn
+                edges.append((x, 0) if fn is None else (fn, x._output_nr))
+            else:
+                edges.append(None)
+        node.next_edges = edges
+        node.needs_input_grad = [e is not None for e in edges]
+        node.input_shapes = [a.shape if type(a) is np.ndarray else () for a in arrays]
+        node.out_shapes = (out.shape,)
+        node.out_dtypes = (out.dtype,)
+        node.seq = next(_sequence)
+        node.freed = False
+        node.retained = None
+        node.grad_norms = None
+        if cls.save_inputs:
+            node._saved_inputs = saved = list(inputs)
+            node._saved_versions = [
+                (i, saved[i]._version[0]) for i in cls.save_inputs if isinstance(saved[i], Tensor)
+            ]
+        else:
+            node._saved_inputs = None
+            node._saved_versions = ()
+        result = Tensor._make(out, True, node, 0)
+        if cls.save_output:
+            node._out_data = out
+            node._out_version = (result._version, result._version[0])
+        else:
+            node._out_data = None
+            node._out_version = None
+        return result
+
+    def run_backward(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = self.backward(grads[0])
+        return out if type(out) is tuple else (out,)
+
+
+class FunctionCtx:
+    """The ``ctx`` API of ``autograd.Function`` (implemented by its backward node)."""
+
+    __slots__ = ()
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        self._ctx_saved = [
+            (t, t._version[0]) if isinstance(t, Tensor) else (t, None) for t in tensors
+        ]
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        if getattr(self, "freed", False):
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Specify retain_graph=True if you "
+                "need to backward through the graph a second time."
+            )
+        out = []
+        for t, version in self.__dict__.get("_ctx_saved", ()):
+            if version is not None and t._version[0] != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: a tensor of shape {tuple(t.shape)} saved by "
+                    f"{type(self).__name__} is at version {t._version[0]}; expected {version}."
+                )
+            out.append(t)
+        return tuple(out)
+
+    def mark_non_differentiable(self, *tensors: Any) -> None:
+        self._non_diff = {id(t) for t in tensors}
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        self._dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize = bool(value)
+
+
+class _FunctionMeta(type):
+    """Gives each user ``Function`` subclass its own backward-node class (``MyFnBackward``)."""
+
+    def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> None:
+        super().__init__(name, bases, ns)
+        cls._backward_cls = type(name + "Backward", (FunctionNode,), {"_fn_cls": cls})
+
+
+class FunctionNode(FunctionCtx, Node):
+    """Backward node of a user-defined ``autograd.Function``; it is also the ``ctx``."""
+
+    _fn_cls: ClassVar[type]
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def run_backward(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
+        materialize = self.__dict__.get("_materialize", True)
+        tensor_grads = []
+        for g, shape, dtype in zip(grads, self.out_shapes, self.out_dtypes, strict=True):
+            if g is None and materialize:
+                g = np.zeros(shape, dtype)
+            if g is not None and not isinstance(g, Tensor):
+                g = Tensor._make(g, False, None, 0)
+            tensor_grads.append(g)
+        result = self._fn_cls.backward(self, *tensor_grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        n_in = len(self.next_edges)
+        if len(result) < n_in:
+            raise RuntimeError(
+                f"function {self.name()} returned an incorrect number of gradients "
+                f"(expected {n_in}, got {len(result)})"
+            )
+        out = []
+        for g, edge in zip(result[:n_in], self.next_edges, strict=True):
+            if g is None or edge is None:
+                out.append(None)
+            elif self.create_graph:
+                out.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), False))
+            else:
+                out.append(g.data if isinstance(g, Tensor) else np.asarray(g))
+        return tuple(out)
+
+
+class Function(metaclass=_FunctionMeta):
+    """User-defined differentiable operations, exactly as ``torch.autograd.Function``.
+
+    Example::
+
+        class Cube(cr.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, dy):
+                (x,) = ctx.saved_tensors
+                return dy * 3 * x ** 2
+
+        y = Cube.apply(x)
+    """
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("autograd.Function subclasses must define forward")
+
+    @staticmethod
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("autograd.Function subclasses must define backward")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        node = cls._backward_cls.__new__(cls._backward_cls)
+        node.create_graph = False
+        node.freed = False
+        node.needs_input_grad = tuple(
+            isinstance(a, Tensor) and a.requires_grad for a in args
+        )
+        prev = GradMode.enabled
+        GradMode.enabled = False
+        try:
+            raw = cls.forward(node, *args, **kwargs)
+        finally:
+            GradMode.enabled = prev
+        outputs = raw if isinstance(raw, tuple) else (raw,)
+        record = prev and any(node.needs_input_grad)
+        non_diff = node.__dict__.get("_non_diff", set())
+        wrapped = []
+        for i, o in enumerate(outputs):
+            if not isinstance(o, Tensor):
+                wrapped.append(o)
+                continue
+            diff = record and id(o) not in non_diff and o.dtype.kind in "fc"
+            if diff:
+                wrapped.append(Tensor._make(o.data, True, node, i))
+            else:
+                wrapped.append(Tensor._make(o.data, False, None, 0))
+        if record:
+            node.next_edges = [
+                ((a, 0) if a.grad_fn is None else (a.grad_fn, a._output_nr))
+                if isinstance(a, Tensor) and a.requires_grad
+                else None
+                for a in args
+            ]
+            node.input_shapes = [a.shape if isinstance(a, Tensor) else () for a in args]
+            node.out_shapes = tuple(o.shape if isinstance(o, Tensor) else () for o in outputs)
+            node.out_dtypes = tuple(
+                o.dtype if isinstance(o, Tensor) else np.dtype("float64") for o in outputs
+            )
+            node.seq = next(_sequence)
+            node.retained = None
+            node.grad_norms = None
+            node._saved_inputs = None
+            node._saved_versions = ()
+            node._out_data = None
+            node._out_version = None
+        return tuple(wrapped) if isinstance(raw, tuple) else wrapped[0]
+
+
+from chainrule.autograd import anomaly as _anomaly  # noqa: E402
+from chainrule.tensor import Tensor  # noqa: E402

@@ -1,0 +1,149 @@
+"""Tensor factories: ``zeros ones full empty arange linspace eye rand randn randint randperm``
+and the ``*_like`` forms, with PyTorch's signatures (sizes as ``2, 3`` or ``(2, 3)``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule.random import Generator, _np_generator
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+    "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like",
+    "rand", "randn", "randint", "randperm", "normal",
+]
+
+
+def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    try:
+        shape = tuple(int(s) for s in size)
+    except TypeError:
+        raise TypeError(f"size must be ints or a tuple of ints, got {size!r}") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative dimension in size {shape}")
+    return shape
+
+
+def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _float(dtype: Any) -> np.dtype:
+    return dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(_size(size), _float(dtype)), requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(_size(size), _float(dtype)), requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.empty(_size(size), _float(dtype)), requires_grad)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            dtype = dtypes.bool
+        elif isinstance(fill_value, int):
+            dtype = dtypes.int64
+    shape = _size((size,) if not isinstance(size, (tuple, list)) else tuple(size))
+    return _make(np.full(shape, fill_value, _float(dtype)), requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, int) for v in (start, end, step))
+        dtype = dtypes.int64 if ints else dtypes.get_default_dtype()
+    return _make(np.arange(start, end, step).astype(dtypes.as_dtype(dtype)), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    return _make(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad)
+
+
+def _like(x: Tensor, dtype: Any) -> np.dtype:
+    return x.dtype if dtype is None else dtypes.as_dtype(dtype)
+
+
+def zeros_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(input.shape, _like(input, dtype)), requires_grad)
+
+
+def ones_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(input.shape, _like(input, dtype)), requires_grad)
+
+
+def empty_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.empty(input.shape, _like(input, dtype)), requires_grad)
+
+
+def full_like(input: Tensor, fill_value: Any, dtype: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return _make(np.full(input.shape, fill_value, _like(input, dtype)), requires_grad)
+
+
+def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    g = _np_generator(generator)
+    return _make(g.random(_size(size)).astype(_float(dtype)), requires_grad)
+
+
+def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal samples."""
+    g = _np_generator(generator)
+    return _make(g.standard_normal(_size(size)).astype(_float(dtype)), requires_grad)
+
+
+def rand_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return rand(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return randn(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def randint(low: int, high: Any = None, size: Any = None, generator: Generator | None = None,
+            dtype: Any = None) -> Tensor:
+    """Integers in [low, high); ``randint(high, size)`` as in PyTorch."""
+    if size is None:
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint: size is required")
+    g = _np_generator(generator)
+    out = g.integers(low, high, _size((size,) if isinstance(size, int) else tuple(size)))
+    return _make(out.astype(dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)), False)
+
+
+def randperm(n: int, generator: Generator | None = None, dtype: Any = None) -> Tensor:
+    """A random permutation of ``0 .. n-1``."""
+    out = _np_generator(generator).permutation(int(n))
+    return _make(out.astype(dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)), False)
+
+
+def normal(mean: float, std: float, size: Any, generator: Generator | None = None,
+           dtype: Any = None) -> Tensor:
+    g = _np_generator(generator)
+    return _make(g.normal(mean, std, _size(tuple(size))).astype(_float(dtype)), False)

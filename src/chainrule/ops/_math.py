@@ -1,0 +1,111 @@
+"""Functions for backward rules that work on ndarrays and on Tensors alike.
+
+Backward rules run on NumPy arrays when no graph is wanted (fast) and on Tensors under
+``create_graph=True`` (recorded, so they can be differentiated again). Operators, ``.T``,
+``.sum(axis=..., keepdims=...)`` and ``.reshape`` already work on both; the functions
+here cover the rest, dispatching on the argument type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _t(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
+def data(x: Any) -> Any:
+    """The ndarray behind ``x`` (for masks and other locally constant factors)."""
+    return x.data if _t(x) else x
+
+
+def exp(x: Any) -> Any:
+    return _ops.exp(x) if _t(x) else np.exp(x)
+
+
+def log(x: Any) -> Any:
+    return _ops.log(x) if _t(x) else np.log(x)
+
+
+def sqrt(x: Any) -> Any:
+    return _ops.sqrt(x) if _t(x) else np.sqrt(x)
+
+
+def sin(x: Any) -> Any:
+    return _ops.sin(x) if _t(x) else np.sin(x)
+
+
+def cos(x: Any) -> Any:
+    return _ops.cos(x) if _t(x) else np.cos(x)
+
+
+def tanh(x: Any) -> Any:
+    return _ops.tanh(x) if _t(x) else np.tanh(x)
+
+
+def sigmoid(x: Any) -> Any:
+    if _t(x):
+        return _ops.sigmoid(x)
+    return 0.5 * (np.tanh(0.5 * x) + 1).astype(x.dtype, copy=False)
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """``where(cond, a, b)`` with a constant boolean ``cond``."""
+    if _t(a) or _t(b):
+        return _ops.where(data(cond), a, b)
+    return np.where(data(cond), a, b)
+
+
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    return _ops.broadcast_to(x, shape) if _t(x) else np.broadcast_to(x, shape)
+
+
+def expand_dims(x: Any, axes: tuple[int, ...]) -> Any:
+    """Insert size-1 axes (sorted, non-negative positions of the result)."""
+    if _t(x):
+        for a in sorted(axes):
+            x = _ops.unsqueeze(x, a)
+        return x
+    return np.expand_dims(x, axes)
+
+
+def swapaxes(x: Any, a: int, b: int) -> Any:
+    return _ops.transpose(x, a, b) if _t(x) else np.swapaxes(x, a, b)
+
+
+def transpose(x: Any, axes: tuple[int, ...]) -> Any:
+    return _ops.permute(x, axes) if _t(x) else np.transpose(x, axes)
+
+
+def matmul(a: Any, b: Any) -> Any:
+    return _ops.matmul(a, b) if _t(a) or _t(b) else np.matmul(a, b)
+
+
+def einsum(spec: str, *operands: Any) -> Any:
+    if any(_t(o) for o in operands):
+        return _ops.einsum(spec, *operands)
+    return np.einsum(spec, *operands, optimize=True)
+
+
+def zeros_like(x: Any) -> Any:
+    return Tensor._make(np.zeros(x.shape, x.dtype)) if _t(x) else np.zeros_like(x)
+
+
+def getitem(x: Any, index: Any) -> Any:
+    return x[index]
+
+
+def index_add(shape: tuple[int, ...], index: Any, g: Any) -> Any:
+    """Scatter-add ``g`` into zeros of ``shape`` at ``index`` (the adjoint of ``x[index]``)."""
+    if _t(g):
+        return _ops.index_add_zeros(shape, index, g)
+    out = np.zeros(shape, g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+from chainrule import ops as _ops  # noqa: E402
+from chainrule.tensor import Tensor  # noqa: E402

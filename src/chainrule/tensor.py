@@ -1,0 +1,793 @@
+"""``Tensor``: a NumPy array with a gradient, a ``grad_fn`` and PyTorch's methods.
+
+Operators and methods are written out explicitly (no monkeypatching) and delegate to the
+operations in :mod:`chainrule.ops`, where each op's forward and backward stand together.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes as _dtypes
+from chainrule.autograd.grad_mode import GradMode
+
+__all__ = ["Tensor", "tensor", "from_numpy", "as_tensor", "is_tensor"]
+
+_DTYPE_NAMES = {
+    np.dtype("float32"): "float32",
+    np.dtype("float64"): "float64",
+    np.dtype("float16"): "float16",
+    np.dtype("int64"): "int64",
+    np.dtype("int32"): "int32",
+    np.dtype("int16"): "int16",
+    np.dtype("int8"): "int8",
+    np.dtype("uint8"): "uint8",
+    np.dtype("bool"): "bool",
+}
+
+
+def _leaf_inplace_error(op: str) -> RuntimeError:
+    return RuntimeError(
+        f"{op}: a leaf tensor that requires grad is being used in an in-place operation. "
+        "Wrap the update in `with cr.no_grad():` (as optimizers do) or work on a clone."
+    )
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it.
+
+    Attributes:
+        data: the underlying ``numpy.ndarray`` (``numpy()`` returns it without copying).
+        requires_grad: whether operations on it are recorded for backward.
+        grad: the accumulated gradient (a Tensor) after ``backward()``, or None.
+        grad_fn: the backward node that produced this tensor (None for leaves).
+    """
+
+    __slots__ = (
+        "data",
+        "requires_grad",
+        "grad",
+        "grad_fn",
+        "_output_nr",
+        "_version",
+        "_retains_grad",
+        "__dict__",
+        "__weakref__",
+    )
+
+    __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
+
+    def __init__(self, data: Any = None, requires_grad: bool = False, dtype: Any = None) -> None:
+        arr = _to_array(data if data is not None else [], dtype)
+        self.data = arr
+        self.requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._output_nr = 0
+        self._version = [0]
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(
+        cls, data: np.ndarray, requires_grad: bool = False, grad_fn: Any = None, nr: int = 0
+    ) -> Tensor:
+        """Wrap an ndarray without copying or checking (the ops' fast path)."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._output_nr = nr
+        t._version = [0]
+        t._retains_grad = False
+        return t
+
+    # -- attributes -----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its dimensions reversed (``permute(n-1, ..., 0)``)."""
+        return _ops.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        """Transpose of the last two dimensions."""
+        return _ops.transpose(self, -2, -1)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def itemsize(self) -> int:
+        return self.data.itemsize
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"item(): a Tensor with {self.data.size} elements cannot be converted to "
+                "a Python number; only one-element tensors can"
+            )
+        return self.data.reshape(-1)[0].item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array, without copying (shares memory with the tensor)."""
+        if self.requires_grad and GradMode.enabled and not self.is_leaf:
+            pass  # PyTorch refuses here; we allow reading, as the array is ours
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of a Tensor with {self.data.size} values is ambiguous"
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    # -- autograd -------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"requires_grad_: only tensors of floating point dtype can require gradients, "
+                f"got {self.data.dtype} (convert with .float() or .double() first)"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "requires_grad_(False): you can only change requires_grad flags of leaf "
+                "tensors; use .detach() for a non-leaf"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        fn = self.grad_fn
+        if fn.retained is None:
+            fn.retained = []
+        fn.retained.append((weakref.ref(self), self._output_nr))
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's memory (and version counter), with no graph."""
+        t = Tensor._make(self.data, False)
+        t._version = self._version
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Sequence[Tensor] | None = None,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``)."""
+        from chainrule.autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook: Any) -> None:
+        raise NotImplementedError("register_hook is not supported yet")
+
+    # -- conversion -----------------------------------------------------------------
+    def clone(self) -> Tensor:
+        return _ops.clone(self)
+
+    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)`` casts (differentiably); ``to('cpu')`` returns self."""
+        dtype = kwargs.get("dtype", dtype)
+        if dtype is None or isinstance(dtype, str) and dtype == "cpu":
+            return self
+        return _ops.cast(self, _dtypes.as_dtype(dtype))
+
+    def type(self, dtype: Any = None) -> Any:
+        if dtype is None:
+            return "chainrule." + _DTYPE_NAMES.get(self.dtype, str(self.dtype))
+        return self.to(dtype)
+
+    def float(self) -> Tensor:
+        return self.to(_dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(_dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(_dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(_dtypes.bool)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    # -- operators ------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _compare(np.floor_divide, self, other)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _compare(np.remainder, self, other)
+
+    # comparisons and logic: no gradient, boolean results
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.not_equal, self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _compare(np.less, self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _compare(np.greater_equal, self, other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _compare(np.logical_and if self.dtype == bool else np.bitwise_and, self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _compare(np.logical_or if self.dtype == bool else np.bitwise_or, self, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _compare(np.logical_xor if self.dtype == bool else np.bitwise_xor, self, other)
+
+    def __invert__(self) -> Tensor:
+        inv = np.logical_not if self.dtype == bool else np.invert
+        return Tensor._make(np.asarray(inv(self.data)))
+
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+
+    def equal(self, other: Tensor) -> bool:
+        return self.shape == other.shape and bool(np.array_equal(self.data, other.data))
+
+    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+        return bool(np.allclose(self.data, _data_of(other), rtol=rtol, atol=atol))
+
+    def isnan(self) -> Tensor:
+        return Tensor._make(np.isnan(self.data))
+
+    def isfinite(self) -> Tensor:
+        return Tensor._make(np.isfinite(self.data))
+
+    def all(self) -> Tensor:
+        return Tensor._make(np.asarray(self.data.all()))
+
+    def any(self) -> Tensor:
+        return Tensor._make(np.asarray(self.data.any()))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._inplace("__setitem__", lambda t: _ops.index_put(t, index, value), value)
+
+    # -- in-place methods (optimizers and initialisers) -----------------------------
+    def _inplace(self, name: str, op: Any, *others: Any) -> Tensor:
+        """Run ``op`` and write its result into this tensor's memory, bumping the version.
+
+        Outside a recorded graph this is a plain NumPy update. If the update must be
+        recorded (self or an operand requires grad), the out-of-place op is recorded on a
+        copy of the old value and this tensor becomes its output, as PyTorch rebases the
+        history of a tensor changed in place.
+        """
+        recording = GradMode.enabled and (
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
+        )
+        if recording and self.grad_fn is None and self.requires_grad:
+            raise _leaf_inplace_error(name)
+        if recording:
+            old = Tensor._make(self.data.copy(), self.requires_grad, self.grad_fn, self._output_nr)
+            result = op(old)
+            np.copyto(self.data, result.data, casting="same_kind")
+            self.grad_fn = result.grad_fn
+            self._output_nr = result._output_nr
+            self.requires_grad = True
+            if result.grad_fn is not None and getattr(result.grad_fn, "_out_data", None) is not None:
+                result.grad_fn._out_data = self.data
+                result.grad_fn._out_version = (self._version, self._version[0] + 1)
+        else:
+            with _no_grad():
+                result = op(self)
+            if result.data is not self.data:
+                np.copyto(self.data, result.data, casting="same_kind")
+        self._version[0] += 1
+        return self
+
+    def _check_inplace_leaf(self, name: str) -> None:
+        if self.requires_grad and self.grad_fn is None and GradMode.enabled:
+            raise _leaf_inplace_error(name)
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if alpha != 1:
+            return self._inplace("add_", lambda t: _ops.add(t, _ops.mul(other, alpha)), other)
+        return self._inplace("add_", lambda t: _ops.add(t, other), other)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if alpha != 1:
+            return self._inplace("sub_", lambda t: _ops.sub(t, _ops.mul(other, alpha)), other)
+        return self._inplace("sub_", lambda t: _ops.sub(t, other), other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", lambda t: _ops.mul(t, other), other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", lambda t: _ops.div(t, other), other)
+
+    def pow_(self, other: Any) -> Tensor:
+        return self._inplace("pow_", lambda t: _ops.pow(t, other), other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        return self._inplace("clamp_", lambda t: _ops.clamp(t, min, max))
+
+    def copy_(self, src: Any) -> Tensor:
+        src_data = _data_of(src)
+        if np.shape(src_data) != self.shape:
+            src_data = np.broadcast_to(src_data, self.shape)
+        if GradMode.enabled and isinstance(src, Tensor) and src.requires_grad:
+            return self._inplace("copy_", lambda t: _ops.add(t * 0, src), src)
+        self._check_inplace_leaf("copy_")
+        np.copyto(self.data, src_data, casting="unsafe")
+        self._version[0] += 1
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace_leaf("fill_")
+        self.data.fill(_data_of(value))
+        self._version[0] += 1
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+        from chainrule.random import _np_generator
+
+        self._check_inplace_leaf("uniform_")
+        self.data[...] = _np_generator(generator).uniform(a, b, self.shape)
+        self._version[0] += 1
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+        from chainrule.random import _np_generator
+
+        self._check_inplace_leaf("normal_")
+        self.data[...] = _np_generator(generator).normal(mean, std, self.shape)
+        self._version[0] += 1
+        return self
+
+    # -- operations as methods (see chainrule.ops for the rules) ----------------------
+    def add(self, other: Any, alpha: Any = 1) -> Tensor:
+        return _ops.add(self, other if alpha == 1 else _ops.mul(other, alpha))
+
+    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
+        return _ops.sub(self, other if alpha == 1 else _ops.mul(other, alpha))
+
+    def mul(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def neg(self) -> Tensor:
+        return _ops.neg(self)
+
+    def reciprocal(self) -> Tensor:
+        return _ops.reciprocal(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return _ops.pow(self, exponent)
+
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)
+
+    def sin(self) -> Tensor:
+        return _ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ops.cos(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        return _ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def sum(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.sum(self, *args, **kwargs)
+
+    def mean(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.mean(self, *args, **kwargs)
+
+    def var(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.var(self, *args, **kwargs)
+
+    def std(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.std(self, *args, **kwargs)
+
+    def max(self, *args: Any, **kwargs: Any) -> Any:
+        return _ops.max(self, *args, **kwargs)
+
+    def min(self, *args: Any, **kwargs: Any) -> Any:
+        return _ops.min(self, *args, **kwargs)
+
+    def amax(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.amax(self, *args, **kwargs)
+
+    def amin(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.amin(self, *args, **kwargs)
+
+    def argmax(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.argmax(self, *args, **kwargs)
+
+    def argmin(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.argmin(self, *args, **kwargs)
+
+    def logsumexp(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.logsumexp(self, *args, **kwargs)
+
+    def prod(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.prod(self, *args, **kwargs)
+
+    def softmax(self, dim: int) -> Tensor:
+        return _ops.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        return _ops.log_softmax(self, dim)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _ops.reshape(self, *shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        return _ops.view(self, *shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _ops.view(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, *args: Any, **kwargs: Any) -> Tensor:
+        return _ops.squeeze(self, *args, **kwargs)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _ops.unsqueeze(self, dim)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return _ops.transpose(self, dim0, dim1)
+
+    swapaxes = transpose
+    swapdims = transpose
+
+    def t(self) -> Tensor:
+        return _ops.transpose(self, 0, 1) if self.ndim == 2 else self
+
+    def permute(self, *dims: Any) -> Tensor:
+        return _ops.permute(self, *dims)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return _ops.expand(self, *sizes)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.expand(self, other.shape)
+
+    def broadcast_to(self, shape: Any) -> Tensor:
+        return _ops.broadcast_to(self, shape)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops.chunk(self, chunks, dim)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def mm(self, other: Any) -> Tensor:
+        return _ops.mm(self, other)
+
+    def bmm(self, other: Any) -> Tensor:
+        return _ops.bmm(self, other)
+
+    def outer(self, other: Any) -> Tensor:
+        return _ops.outer(self, other)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        return _ops.where(condition, self, other)
+
+    # -- printing -------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return _format_tensor(self)
+
+    def __format__(self, spec: str) -> str:
+        if self.data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+
+def _format_tensor(t: Tensor) -> str:
+    """PyTorch-like repr: ``tensor([[1., 2.]], requires_grad=True)``."""
+    a = t.data
+    prefix = "tensor("
+    if a.dtype.kind == "f":
+        finite = a[np.isfinite(a)]
+        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+        big = finite.size and (np.abs(finite).max() >= 1e8 or
+                               (np.abs(finite[finite != 0]).min(initial=1.0) < 1e-4))
+        if big:
+            def fmt(x: float) -> str:
+                return f"{x:.4e}"
+        elif integral:
+            def fmt(x: float) -> str:
+                return f"{x:.0f}." if np.isfinite(x) else str(x)
+        else:
+            def fmt(x: float) -> str:
+                return f"{x:.4f}" if np.isfinite(x) else str(x)
+        body = np.array2string(
+            a, separator=", ", prefix=prefix, formatter={"float_kind": fmt}, threshold=1000
+        )
+    else:
+        body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000)
+    extras = []
+    default = _dtypes.get_default_dtype()
+    if a.dtype not in (default, np.dtype("int64"), np.dtype("bool")):
+        extras.append(f"dtype=chainrule.{_DTYPE_NAMES.get(a.dtype, str(a.dtype))}")
+    elif a.size == 0 and a.dtype != default:
+        extras.append(f"dtype=chainrule.{_DTYPE_NAMES.get(a.dtype, str(a.dtype))}")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    if a.size == 0 and a.ndim != 1:
+        extras.insert(0, f"size={a.shape}")
+    return prefix + body + "".join(", " + e for e in extras) + ")"
+
+
+def _data_of(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _compare(ufunc: Any, a: Any, b: Any) -> Tensor:
+    return Tensor._make(np.asarray(ufunc(_data_of(a), _data_of(b))))
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert user data to an ndarray with PyTorch's dtype rules (always a copy)."""
+    if dtype is not None:
+        dtype = _dtypes.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        arr = data.data.copy()
+    elif isinstance(data, np.ndarray):
+        arr = data.copy()
+    elif isinstance(data, np.generic):
+        arr = np.array(data)
+    else:
+        arr = np.array(_unwrap_nested(data))
+        if arr.dtype.kind == "f" and dtype is None and not _has_numpy_floats(data):
+            arr = arr.astype(_dtypes.get_default_dtype())
+        elif arr.dtype.kind == "i":
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind == "O":
+            raise TypeError(f"tensor(): could not convert data of type {type(data).__name__}")
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return arr
+
+
+def _unwrap_nested(data: Any) -> Any:
+    if isinstance(data, Tensor):
+        return data.data
+    if isinstance(data, (list, tuple)):
+        return [_unwrap_nested(x) for x in data]
+    return data
+
+
+def _has_numpy_floats(data: Any) -> bool:
+    """True when a nested list holds float64 arrays/tensors, whose dtype is kept."""
+    if isinstance(data, Tensor):
+        return data.dtype == np.float64
+    if isinstance(data, np.ndarray | np.floating):
+        return data.dtype == np.float64
+    if isinstance(data, (list, tuple)) and data:
+        return any(_has_numpy_floats(x) for x in data)
+    return False
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor holding a copy of ``data``.
+
+    Python floats give the default dtype (float32), ints int64, bools bool; an ndarray or
+    Tensor keeps its dtype unless ``dtype`` is given.
+    """
+    t = Tensor._make(_to_array(data, dtype))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """Like ``tensor`` but shares memory with an ndarray or Tensor of the right dtype."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == _dtypes.as_dtype(dtype)):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _dtypes.as_dtype(dtype)):
+        return Tensor._make(data)
+    return tensor(data, dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (changes to one show in the other)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+    return Tensor._make(array)
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+from chainrule import ops as _ops  # noqa: E402
+from chainrule.autograd.grad_mode import no_grad as _no_grad  # noqa: E402
