@@ -15,8 +15,12 @@ def is_anomaly_enabled() -> bool:
     return enabled
 
 
+def _array(a: Any) -> Any:
+    return a if isinstance(a, np.ndarray) else getattr(a, "data", a)
+
+
 def _bad(a: Any) -> bool:
-    data = getattr(a, "data", a)
+    data = _array(a)
     return (
         isinstance(data, np.ndarray)
         and data.dtype.kind in "fc"
@@ -38,7 +42,7 @@ def check_backward(node: Any, grads: tuple[Any, ...]) -> None:
     """Called by the engine after each node's backward while anomaly mode is on."""
     for i, g in enumerate(grads):
         if g is not None and _bad(g):
-            data = getattr(g, "data", g)
+            data = _array(g)
             kind = "NaN" if np.isnan(data).any() else "inf"
             raise RuntimeError(
                 f"detect_anomaly: function {node.name()} returned {kind} values in its "

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import anomaly
-from chainrule.autograd.function import Node
+from chainrule.autograd.function import Node, _norm
 from chainrule.autograd.grad_mode import GradMode
 
 __all__ = ["run_backward"]
@@ -28,12 +28,18 @@ __all__ = ["run_backward"]
 record_grad_norms = True
 
 
-def _norm(g: Any) -> float:
-    a = g.data if not isinstance(g, np.ndarray) else g
-    if a.dtype.kind not in "fc":
-        return float("nan")
-    flat = a.reshape(-1)
-    return float(np.sqrt(np.dot(flat, flat)))
+#: gradients with at most this many elements are kept by reference for a lazy norm
+SMALL_GRAD = 4096
+
+
+def _norm_or_ref(g: Any) -> Any:
+    """What the engine records for ``cr.explain``: a norm, or a small gradient itself."""
+    if g is None:
+        return None
+    a = g if type(g) is np.ndarray else g.data
+    if a.size <= SMALL_GRAD:
+        return a
+    return _norm(a)
 
 
 def _freed_error(node: Node) -> RuntimeError:
@@ -51,12 +57,14 @@ def _check_grad(node: Node, i: int, g: Any, shape: tuple[int, ...], dtype: Any) 
     if data is None or not isinstance(data, np.ndarray):
         data = np.asarray(g, dtype=dtype)
         g = data
+    elif isinstance(g, np.ndarray) and type(g) is not np.ndarray:
+        data = g = np.asarray(g)
     if data.shape != shape:
         raise RuntimeError(
             f"{node.name()} returned a gradient of shape {data.shape} for input {i}, "
             f"expected {shape}"
         )
-    if data.dtype != dtype:
+    if dtype is not None and data.dtype != dtype:
         raise RuntimeError(
             f"{node.name()} returned a {data.dtype} gradient for input {i} of dtype {dtype}"
         )
@@ -93,9 +101,6 @@ def run_backward(
 
     # 1. discover the graph and count each node's incoming gradients
     deps: dict[Node, int] = {}
-    buffers: dict[Node, list[Any]] = {}
-    owned: set[int] = set()  # ids of arrays the engine allocated (safe to add into)
-    leaf_grads: dict[int, list[Any]] = {}  # id(leaf) -> [tensor, summed grad]
     stack = []
     for root in roots:
         fn = root.grad_fn
@@ -103,84 +108,57 @@ def run_backward(
             deps[fn] = 0
             stack.append(fn)
     while stack:
-        node = stack.pop()
-        for edge in node.next_edges:
-            if edge is None:
-                continue
-            child = edge[0]
-            if isinstance(child, Node):
+        for edge in stack.pop().next_edges:
+            if edge is not None:
+                child = edge[0]
                 if child in deps:
                     deps[child] += 1
-                else:
+                elif isinstance(child, Node):
                     deps[child] = 1
                     stack.append(child)
 
-    def add(old: Any, g: Any) -> Any:
-        if old is None:
-            return g
-        if create_graph:
-            return old + g
-        if id(old) in owned:
-            old += g
-            return old
-        new = old + g
-        owned.add(id(new))
-        return new
-
-    def deliver(edge: tuple[Any, int], g: Any) -> None:
-        target, nr = edge
-        if isinstance(target, Node):
-            buf = buffers.get(target)
-            if buf is None:
-                buf = buffers[target] = [None] * len(target.out_shapes)
-            if g is not None:
-                buf[nr] = add(buf[nr], g)
-            deps[target] -= 1
-            if deps[target] == 0:
-                heapq.heappush(ready, (-target.seq, id(target), target))
-        elif g is not None:  # a leaf tensor
-            entry = leaf_grads.get(id(target))
-            if entry is None:
-                leaf_grads[id(target)] = [target, g]
-            else:
-                entry[1] = add(entry[1], g)
-
-    # seed the roots
-    ready: list[tuple[int, int, Node]] = []
+    # 2. seed the roots, then run nodes in topological order. A gradient that reaches a
+    # tensor from several consumers is summed (Branch); `owned` holds the ids of sums the
+    # engine allocated itself, the only arrays it may add into in place.
+    buffers: dict[Node, list[Any]] = {}
+    owned: set[int] = set()
+    leaf_grads: dict[int, list[Any]] = {}  # id(leaf) -> [tensor, summed gradient]
+    ready: list[tuple[int, Node]] = []
     for root, g in zip(roots, grad_roots, strict=True):
         fn = root.grad_fn
         if fn is None:
-            deliver((root, 0), g)
+            _add_leaf(leaf_grads, root, g, owned, create_graph)
             continue
         buf = buffers.get(fn)
         if buf is None:
             buf = buffers[fn] = [None] * len(fn.out_shapes)
-        buf[root._output_nr] = add(buf[root._output_nr], g)
+        buf[root._output_nr] = _sum(buf[root._output_nr], g, owned, create_graph)
     for root in roots:
         fn = root.grad_fn
-        if fn is not None and deps[fn] == 0 and fn in buffers:
-            heapq.heappush(ready, (-fn.seq, id(fn), fn))
-            deps[fn] = -1  # queued
+        if fn is not None and deps[fn] == 0:
+            heapq.heappush(ready, (-fn.seq, fn))
+            deps[fn] = -1  # queued once
 
-    # 2. execute in topological order
+    norms = record_grad_norms
+    push, pop = heapq.heappush, heapq.heappop
     prev_mode = GradMode.enabled
     GradMode.enabled = create_graph
     try:
         while ready:
-            node = heapq.heappop(ready)[2]
+            node = pop(ready)[1]
             grads = buffers.pop(node)
-            for g in grads:
-                if g is not None:
-                    owned.discard(id(g))
             if node.freed:
                 raise _freed_error(node)
-            if record_grad_norms:
-                node.grad_norms = [None if g is None else _norm(g) for g in grads]
+            if owned:
+                for g in grads:
+                    owned.discard(id(g))
+            if norms:
+                node.grad_norms = [_norm_or_ref(g) for g in grads]
             if node.retained:
                 for ref, nr in node.retained:
                     t = ref()
                     if t is not None and grads[nr] is not None:
-                        _set_grad(t, grads[nr], create_graph)
+                        _set_grad(t, grads[nr])
             if capture:
                 for nr, g in enumerate(grads):
                     k = capture.get((node, nr))
@@ -188,36 +166,51 @@ def run_backward(
                         captured[k] = g
             if node._saved_versions or node._out_version is not None:
                 node.check_versions()
-            if all(g is None for g in grads):  # nothing flows through this node
-                for edge in node.next_edges:
-                    if edge is not None:
-                        deliver(edge, None)
-                continue
-            if create_graph:
-                grads = tuple(
-                    g if g is None or isinstance(g, Tensor) else Tensor._make(g, False)
-                    for g in grads
-                )
-                node.create_graph = True
-            in_grads = node.run_backward(tuple(grads))
-            node.create_graph = False
-            if anomaly.enabled:
-                anomaly.check_backward(node, in_grads)
-            shapes = node.input_shapes
+            edges = node.next_edges
+            if grads[0] is None if len(grads) == 1 else all(g is None for g in grads):
+                in_grads: tuple[Any, ...] = ()  # nothing flows through this node
+            else:
+                if create_graph:
+                    grads = [
+                        g if g is None or isinstance(g, Tensor) else Tensor._make(g, False)
+                        for g in grads
+                    ]
+                    node.create_graph = True
+                in_grads = node.run_backward(tuple(grads))
+                node.create_graph = False
+                if anomaly.enabled:
+                    anomaly.check_backward(node, in_grads)
             n_grads = len(in_grads)
-            for i, edge in enumerate(node.next_edges):
+            for i, edge in enumerate(edges):
                 if edge is None:
                     continue
                 g = in_grads[i] if i < n_grads else None
-                if g is not None:
-                    target = edge[0]
-                    dtype = (
-                        target.out_dtypes[edge[1]]
-                        if isinstance(target, Node)
-                        else target.data.dtype
-                    )
-                    g = _check_grad(node, i, g, shapes[i], dtype)
-                deliver(edge, g)
+                target = edge[0]
+                if isinstance(target, Node):
+                    if g is not None:
+                        nr = edge[1]
+                        if type(g) is not np.ndarray or g.shape != node.input_shapes[i]:
+                            g = _check_grad(node, i, g, node.input_shapes[i], None)
+                        buf = buffers.get(target)
+                        if buf is None:
+                            buf = buffers[target] = [None] * len(target.out_shapes)
+                            buf[nr] = g
+                        else:
+                            buf[nr] = _sum(buf[nr], g, owned, create_graph)
+                    elif target not in buffers:
+                        buffers[target] = [None] * len(target.out_shapes)
+                    left = deps[target] - 1
+                    deps[target] = left
+                    if left == 0:
+                        push(ready, (-target.seq, target))
+                elif g is not None:
+                    if (
+                        type(g) is not np.ndarray
+                        or g.shape != node.input_shapes[i]
+                        or g.dtype != target.data.dtype
+                    ):
+                        g = _check_grad(node, i, g, node.input_shapes[i], target.data.dtype)
+                    _add_leaf(leaf_grads, target, g, owned, create_graph)
             if not retain_graph:
                 node.release()
     finally:
@@ -242,7 +235,30 @@ def run_backward(
     return captured
 
 
-def _set_grad(t: Any, g: Any, create_graph: bool) -> None:
+def _sum(old: Any, g: Any, owned: set[int], create_graph: bool) -> Any:
+    """old + g, in place only into an array the engine allocated itself."""
+    if old is None:
+        return g
+    if create_graph or not isinstance(old, np.ndarray) or not isinstance(g, np.ndarray):
+        return old + g
+    if id(old) in owned:
+        old += g
+        return old
+    new = old + g
+    owned.add(id(new))
+    return new
+
+
+def _add_leaf(leaf_grads: dict[int, list[Any]], t: Any, g: Any, owned: set[int],
+              create_graph: bool) -> None:
+    entry = leaf_grads.get(id(t))
+    if entry is None:
+        leaf_grads[id(t)] = [t, g]
+    else:
+        entry[1] = _sum(entry[1], g, owned, create_graph)
+
+
+def _set_grad(t: Any, g: Any) -> None:
     from chainrule.tensor import Tensor
 
     t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False)

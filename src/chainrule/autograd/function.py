@@ -22,6 +22,7 @@ has run, so saved buffers are released as soon as backward has used them.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -39,12 +40,16 @@ _sequence = itertools.count()
 class Node:
     """A node of the backward graph (a tensor's ``grad_fn``).
 
-    Engine-facing state lives in slots; op-specific saved state lives in ``__dict__``.
-
     Attributes:
         next_edges: one entry per forward input: ``(node, output_nr)`` for an input made by
             another node, ``(tensor, 0)`` for a leaf that requires grad, ``None`` otherwise.
         input_shapes, out_shapes: kept after the graph is freed, for ``cr.explain``.
+        seq: creation order; among ready nodes the engine runs the newest first.
+        grad_norms: norms of the gradients that reached the outputs (after a backward).
+
+    Engine-facing state that every node has lives in slots. Saved values and op-specific
+    state (masks, axes) live in the instance ``__dict__``, which ``release`` clears, so
+    the class-level defaults below cost nothing for nodes that never set them.
     """
 
     __slots__ = (
@@ -52,19 +57,39 @@ class Node:
         "needs_input_grad",
         "input_shapes",
         "out_shapes",
-        "out_dtypes",
         "seq",
-        "freed",
-        "create_graph",
-        "retained",
         "grad_norms",
-        "_saved_inputs",
-        "_saved_versions",
-        "_out_data",
-        "_out_version",
         "__dict__",
         "__weakref__",
     )
+
+    # defaults, overridden per instance only when needed (and cleared by release())
+    freed = False
+    create_graph = False
+    retained: list[Any] | None = None
+    _saved_inputs: list[Any] | None = None
+    _saved_versions: Any = ()
+    _out_data: np.ndarray | None = None
+    _out_version: Any = None
+
+    def gradient_norms(self) -> list[float | None]:
+        """Norm of the gradient that reached each output in the last backward (or None).
+
+        The engine stores large gradients' norms at once and small gradients themselves
+        (computing a norm costs more than storing a reference); this resolves both.
+        """
+        norms = self.grad_norms
+        if norms is None:
+            return [None] * len(self.out_shapes)
+        resolved = [
+            None if g is None else g if isinstance(g, float) else _norm(g) for g in norms
+        ]
+        self.grad_norms = resolved
+        return resolved
+
+    @property
+    def out_dtypes(self) -> tuple[Any, ...]:
+        return self.__dict__.get("_out_dtypes", ())
 
     def name(self) -> str:
         """The node's name as PyTorch prints it, e.g. ``MulBackward``."""
@@ -116,10 +141,6 @@ class Node:
 
     def release(self) -> None:
         """Free what the backward needed; shapes stay for ``explain``."""
-        self._saved_inputs = None
-        self._saved_versions = ()
-        self._out_data = None
-        self._out_version = None
         self.__dict__.clear()
         self.freed = True
 
@@ -128,8 +149,12 @@ class Node:
         raise NotImplementedError
 
 
-def _as_array(value: Any, like: np.ndarray) -> np.ndarray:
-    return value if type(value) is np.ndarray else np.asarray(value, dtype=like.dtype)
+def _norm(g: Any) -> float:
+    """Euclidean norm of a gradient (ndarray or Tensor)."""
+    a = g if isinstance(g, np.ndarray) else g.data
+    if a.dtype.kind not in "fc":
+        return float("nan")
+    return math.sqrt(float(np.vdot(a, a).real))
 
 
 class Op(Node):
@@ -158,56 +183,50 @@ class Op(Node):
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
         """Run the forward on the inputs' arrays and, if needed, record this node."""
+        record = False
         arrays = []
-        requires_grad = False
+        edges = []
+        needs = []
+        shapes = []
         for x in inputs:
             if isinstance(x, Tensor):
-                arrays.append(x.data)
+                a = x.data
                 if x.requires_grad:
-                    requires_grad = True
+                    record = True
+                    edges.append((x.grad_fn or x, x._output_nr))
+                    needs.append(True)
+                else:
+                    edges.append(None)
+                    needs.append(False)
             else:
-                arrays.append(x)
+                a = x
+                edges.append(None)
+                needs.append(False)
+            arrays.append(a)
+            shapes.append(a.shape if type(a) is np.ndarray else ())
         node = cls.__new__(cls)
-        record = requires_grad and GradMode.enabled
-        node.create_graph = False
         out = node.forward(*arrays, **kwargs)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _anomaly.enabled:
             _anomaly.check_forward(node, out)
-        if not record:
+        if not (record and GradMode.enabled):
             return Tensor._make(out, False, None, 0)
-        edges = []
-        for x in inputs:
-            if isinstance(x, Tensor) and x.requires_grad:
-                fn = x.grad_fn
-                edges.append((x, 0) if fn is None else (fn, x._output_nr))
-            else:
-                edges.append(None)
         node.next_edges = edges
-        node.needs_input_grad = [e is not None for e in edges]
-        node.input_shapes = [a.shape if type(a) is np.ndarray else () for a in arrays]
+        node.needs_input_grad = needs
+        node.input_shapes = shapes
         node.out_shapes = (out.shape,)
-        node.out_dtypes = (out.dtype,)
         node.seq = next(_sequence)
-        node.freed = False
-        node.retained = None
         node.grad_norms = None
         if cls.save_inputs:
-            node._saved_inputs = saved = list(inputs)
+            node._saved_inputs = inputs
             node._saved_versions = [
-                (i, saved[i]._version[0]) for i in cls.save_inputs if isinstance(saved[i], Tensor)
+                (i, inputs[i]._version[0]) for i in cls.save_inputs if isinstance(inputs[i], Tensor)
             ]
-        else:
-            node._saved_inputs = None
-            node._saved_versions = ()
         result = Tensor._make(out, True, node, 0)
         if cls.save_output:
             node._out_data = out
-            node._out_version = (result._version, result._version[0])
-        else:
-            node._out_data = None
-            node._out_version = None
+            node._out_version = (result._version, 0)
         return result
 
     def run_backward(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -329,11 +348,7 @@ class Function(metaclass=_FunctionMeta):
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         node = cls._backward_cls.__new__(cls._backward_cls)
-        node.create_graph = False
-        node.freed = False
-        node.needs_input_grad = tuple(
-            isinstance(a, Tensor) and a.requires_grad for a in args
-        )
+        node.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         prev = GradMode.enabled
         GradMode.enabled = False
         try:
@@ -362,16 +377,11 @@ class Function(metaclass=_FunctionMeta):
             ]
             node.input_shapes = [a.shape if isinstance(a, Tensor) else () for a in args]
             node.out_shapes = tuple(o.shape if isinstance(o, Tensor) else () for o in outputs)
-            node.out_dtypes = tuple(
+            node._out_dtypes = tuple(
                 o.dtype if isinstance(o, Tensor) else np.dtype("float64") for o in outputs
             )
             node.seq = next(_sequence)
-            node.retained = None
             node.grad_norms = None
-            node._saved_inputs = None
-            node._saved_versions = ()
-            node._out_data = None
-            node._out_version = None
         return tuple(wrapped) if isinstance(raw, tuple) else wrapped[0]
 
 
