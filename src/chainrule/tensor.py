@@ -47,17 +47,12 @@ class Tensor:
         grad_fn: the backward node that produced this tensor (None for leaves).
     """
 
-    __slots__ = (
-        "data",
-        "requires_grad",
-        "grad",
-        "grad_fn",
-        "_output_nr",
-        "_version",
-        "_retains_grad",
-        "__dict__",
-        "__weakref__",
-    )
+    __slots__ = ("data", "requires_grad", "grad_fn", "_version", "__dict__", "__weakref__")
+
+    # defaults that most tensors never change (set per instance only when they do)
+    grad: Tensor | None = None
+    _output_nr = 0
+    _retains_grad = False
 
     __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
 
@@ -65,11 +60,8 @@ class Tensor:
         arr = _to_array(data if data is not None else [], dtype)
         self.data = arr
         self.requires_grad = False
-        self.grad = None
         self.grad_fn = None
-        self._output_nr = 0
         self._version = [0]
-        self._retains_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -81,11 +73,10 @@ class Tensor:
         t = object.__new__(Tensor)
         t.data = data
         t.requires_grad = requires_grad
-        t.grad = None
         t.grad_fn = grad_fn
-        t._output_nr = nr
         t._version = [0]
-        t._retains_grad = False
+        if nr:
+            t._output_nr = nr
         return t
 
     # -- attributes -----------------------------------------------------------------
@@ -643,6 +634,21 @@ class Tensor:
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         return _ops.chunk(self, chunks, dim)
+
+    def flip(self, *dims: Any) -> Tensor:
+        return _ops.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        return _ops.repeat(self, *sizes)
+
+    def tile(self, *dims: Any) -> Tensor:
+        return _ops.tile(self, dims[0] if len(dims) == 1 else dims)
+
+    def index_put(self, indices: Any, values: Any, accumulate: bool = False) -> Tensor:
+        return _ops.index_put(self, indices, values, accumulate=accumulate)
+
+    def dot(self, other: Any) -> Tensor:
+        return _ops.dot(self, other)
 
     def matmul(self, other: Any) -> Tensor:
         return _ops.matmul(self, other)

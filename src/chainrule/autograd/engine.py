@@ -164,11 +164,30 @@ def run_backward(
                     k = capture.get((node, nr))
                     if k is not None:
                         captured[k] = g
-            if node._saved_versions or node._out_version is not None:
+            versions = node._saved_versions
+            if versions:
+                saved = node._saved_inputs
+                for i, v in versions:
+                    if saved[i]._version[0] != v:
+                        node.check_versions()  # raises, naming the tensor
+            if node._out_version is not None:
                 node.check_versions()
-            edges = node.next_edges
-            if grads[0] is None if len(grads) == 1 else all(g is None for g in grads):
-                in_grads: tuple[Any, ...] = ()  # nothing flows through this node
+            if node.single_output:
+                g = grads[0]
+                if g is None:
+                    in_grads: tuple[Any, ...] = ()  # nothing flows through this node
+                elif create_graph:
+                    node.create_graph = True
+                    if not isinstance(g, Tensor):
+                        g = Tensor._make(g, False)
+                    in_grads = node.backward(g)
+                    node.create_graph = False
+                else:
+                    in_grads = node.backward(g)
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,)
+            elif all(g is None for g in grads):
+                in_grads = ()
             else:
                 if create_graph:
                     grads = [
@@ -178,41 +197,47 @@ def run_backward(
                     node.create_graph = True
                 in_grads = node.run_backward(tuple(grads))
                 node.create_graph = False
-                if anomaly.enabled:
-                    anomaly.check_backward(node, in_grads)
+            if anomaly.enabled:
+                anomaly.check_backward(node, in_grads)
             n_grads = len(in_grads)
-            for i, edge in enumerate(edges):
+            shapes = node.input_shapes
+            i = -1
+            for edge in node.next_edges:
+                i += 1
                 if edge is None:
                     continue
                 g = in_grads[i] if i < n_grads else None
                 target = edge[0]
                 if isinstance(target, Node):
                     if g is not None:
-                        nr = edge[1]
-                        if type(g) is not np.ndarray or g.shape != node.input_shapes[i]:
-                            g = _check_grad(node, i, g, node.input_shapes[i], None)
+                        if type(g) is not np.ndarray or g.shape != shapes[i]:
+                            g = _check_grad(node, i, g, shapes[i], None)
                         buf = buffers.get(target)
                         if buf is None:
-                            buf = buffers[target] = [None] * len(target.out_shapes)
-                            buf[nr] = g
+                            if target.single_output:
+                                buffers[target] = [g]
+                            else:
+                                buffers[target] = buf = [None] * len(target.out_shapes)
+                                buf[edge[1]] = g
                         else:
-                            buf[nr] = _sum(buf[nr], g, owned, create_graph)
+                            buf[edge[1]] = _sum(buf[edge[1]], g, owned, create_graph)
                     elif target not in buffers:
                         buffers[target] = [None] * len(target.out_shapes)
                     left = deps[target] - 1
                     deps[target] = left
-                    if left == 0:
+                    if not left:
                         push(ready, (-target.seq, target))
                 elif g is not None:
                     if (
                         type(g) is not np.ndarray
-                        or g.shape != node.input_shapes[i]
+                        or g.shape != shapes[i]
                         or g.dtype != target.data.dtype
                     ):
-                        g = _check_grad(node, i, g, node.input_shapes[i], target.data.dtype)
+                        g = _check_grad(node, i, g, shapes[i], target.data.dtype)
                     _add_leaf(leaf_grads, target, g, owned, create_graph)
             if not retain_graph:
-                node.release()
+                node.__dict__.clear()  # release saved values; shapes stay for explain
+                node.freed = True
     finally:
         GradMode.enabled = prev_mode
 

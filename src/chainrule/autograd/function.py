@@ -64,6 +64,7 @@ class Node:
     )
 
     # defaults, overridden per instance only when needed (and cleared by release())
+    single_output = False  # Op: the engine calls backward(dY) directly
     freed = False
     create_graph = False
     retained: list[Any] | None = None
@@ -172,6 +173,7 @@ class Op(Node):
 
     save_inputs: ClassVar[tuple[int, ...]] = ()
     save_output: ClassVar[bool] = False
+    single_output = True
     shapes: ClassVar[dict[str, str]] = {}
 
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:  # pragma: no cover
@@ -185,25 +187,13 @@ class Op(Node):
         """Run the forward on the inputs' arrays and, if needed, record this node."""
         record = False
         arrays = []
-        edges = []
-        needs = []
-        shapes = []
         for x in inputs:
             if isinstance(x, Tensor):
-                a = x.data
+                arrays.append(x.data)
                 if x.requires_grad:
                     record = True
-                    edges.append((x.grad_fn or x, x._output_nr))
-                    needs.append(True)
-                else:
-                    edges.append(None)
-                    needs.append(False)
             else:
-                a = x
-                edges.append(None)
-                needs.append(False)
-            arrays.append(a)
-            shapes.append(a.shape if type(a) is np.ndarray else ())
+                arrays.append(x)
         node = cls.__new__(cls)
         out = node.forward(*arrays, **kwargs)
         if type(out) is not np.ndarray:
@@ -212,6 +202,17 @@ class Op(Node):
             _anomaly.check_forward(node, out)
         if not (record and GradMode.enabled):
             return Tensor._make(out, False, None, 0)
+        edges = []
+        needs = []
+        shapes = []
+        for x, a in zip(inputs, arrays):
+            if isinstance(x, Tensor) and x.requires_grad:
+                edges.append((x.grad_fn or x, x._output_nr))
+                needs.append(True)
+            else:
+                edges.append(None)
+                needs.append(False)
+            shapes.append(a.shape if type(a) is np.ndarray else ())
         node.next_edges = edges
         node.needs_input_grad = needs
         node.input_shapes = shapes
@@ -220,9 +221,12 @@ class Op(Node):
         node.grad_norms = None
         if cls.save_inputs:
             node._saved_inputs = inputs
-            node._saved_versions = [
-                (i, inputs[i]._version[0]) for i in cls.save_inputs if isinstance(inputs[i], Tensor)
-            ]
+            versions = []
+            for i in cls.save_inputs:
+                x = inputs[i]
+                if isinstance(x, Tensor):
+                    versions.append((i, x._version[0]))
+            node._saved_versions = versions
         result = Tensor._make(out, True, node, 0)
         if cls.save_output:
             node._out_data = out

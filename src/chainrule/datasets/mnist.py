@@ -1,0 +1,302 @@
+"""MNIST and Fashion-MNIST: the standard IDX files, read with NumPy, downloaded on request.
+
+The four files of each data set (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each gzipped or not) are looked up in
+``root`` and then in ``root/<ClassName>/raw`` (torchvision's layout, which is also where
+``download=True`` puts them).
+
+An IDX file is a big-endian header, the magic number ``0x000008ND`` (``08``: unsigned
+bytes, ``ND``: number of dimensions) and one 4-byte size per dimension, followed by the
+bytes of the array. Images are ``0x00000803`` (count, rows, columns), labels
+``0x00000801`` (count).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.request
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainrule.utils.data.dataset import _ArrayClassification
+
+__all__ = ["MNIST", "FashionMNIST", "read_idx"]
+
+IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
+_DOWNLOAD_TIMEOUT = 60.0  # seconds without data before a mirror is given up
+_CHUNK = 1 << 20
+
+
+def _read_bytes(path: str, owner: str) -> bytes:
+    """The content of ``path``, decompressed if it ends in ``.gz``."""
+    if not path.endswith(".gz"):
+        with open(path, "rb") as f:
+            return f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (EOFError, OSError, zlib.error) as error:
+        raise ValueError(
+            f"{owner}: cannot decompress {path}: {error}. The file is truncated or corrupt; "
+            "delete it and download it again"
+        ) from error
+
+
+def read_idx(path: str | os.PathLike[str], magic: int, owner: str = "read_idx") -> np.ndarray:
+    """Read an IDX file of unsigned bytes (gzipped if its name ends in ``.gz``).
+
+    Args:
+        path: the file.
+        magic: the magic number the file must start with, e.g. ``0x00000803`` for images
+            (its last byte is the number of dimensions).
+        owner: the name errors start with.
+
+    Returns:
+        A writable uint8 array of the shape the header gives.
+
+    Raises:
+        ValueError: wrong magic number, or a size that does not match the header (a
+            truncated file), naming the file and both numbers.
+    """
+    path = os.fspath(path)
+    data = _read_bytes(path, owner)
+    ndim = magic & 0xFF
+    header_size = 4 + 4 * ndim
+    gz_note = " (decompressed)" if path.endswith(".gz") else ""
+    if len(data) >= 4 and int.from_bytes(data[:4], "big") != magic:
+        found = int.from_bytes(data[:4], "big")
+        hint = ""
+        if data[:2] == b"\x1f\x8b":
+            hint = " (it looks gzip-compressed: its name should end in .gz)"
+        raise ValueError(
+            f"{owner}: {path} has magic number 0x{found:08X}, expected 0x{magic:08X} "
+            f"(an IDX file of unsigned bytes with {ndim} dimension(s)); it is not the "
+            f"expected IDX file{hint}"
+        )
+    if len(data) < header_size:
+        raise ValueError(
+            f"{owner}: {path} is truncated: its IDX header needs {header_size} bytes, "
+            f"found {len(data)} bytes{gz_note}"
+        )
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    expected = header_size + int(np.prod(shape, dtype=np.int64))
+    if len(data) != expected:
+        problem = "is truncated" if len(data) < expected else "has trailing bytes"
+        raise ValueError(
+            f"{owner}: {path} {problem}: the header gives shape {shape}, so the file should "
+            f"be {expected} bytes, but it is {len(data)} bytes{gz_note}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape).copy()
+
+
+def _download_file(url: str, destination: str, md5: str) -> None:
+    """Fetch ``url`` to ``destination`` atomically, checking its MD5.
+
+    The bytes go to a temporary file in the same folder, which replaces ``destination``
+    only once complete and verified; on any failure it is deleted.
+    """
+    folder, name = os.path.split(destination)
+    request = urllib.request.Request(url, headers={"User-Agent": "chainrule"})
+    fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        digest = hashlib.md5(usedforsecurity=False)
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT) as response,
+        ):
+            announced = response.headers.get("Content-Length")
+            received = 0
+            while chunk := response.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                received += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if announced is not None and announced.isdigit() and received < int(announced):
+            raise ValueError(f"incomplete transfer: received {received} of {announced} bytes")
+        if digest.hexdigest() != md5:
+            raise ValueError(f"checksum mismatch: MD5 {digest.hexdigest()}, expected {md5}")
+        os.replace(partial, destination)
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise
+
+
+class MNIST(_ArrayClassification):
+    """The MNIST handwritten digits: 60,000 training and 10,000 test images of 28x28.
+
+    A sample is ``(image, label)``: ``image`` a float32 Tensor ``(1, 28, 28)`` in [0, 1]
+    (grey levels divided by 255, as torchvision's ``ToTensor``), ``label`` an int.
+
+    Args:
+        root: the folder holding the IDX files (or ``root/MNIST/raw`` holding them).
+        train: the training files (``train-*``) or the test files (``t10k-*``).
+        transform: applied to each image Tensor.
+        target_transform: applied to each label.
+        download: if the files are not found, fetch all four from ``mirrors`` into
+            ``root/MNIST/raw``, checking each against its MD5 in ``resources``.
+
+    Attributes:
+        data: uint8 Tensor ``(N, 28, 28)``; targets: int64 Tensor ``(N,)``; classes.
+
+    Raises:
+        FileNotFoundError: the files are missing and ``download`` is False.
+        ValueError: a file is truncated, or has the wrong magic number.
+        RuntimeError: ``download=True`` and no mirror delivered a file with the right MD5.
+
+    Examples:
+        >>> train = cr.datasets.MNIST("data", train=True, download=True)
+        >>> image, label = train[0]          # image: (1, 28, 28) float32
+    """
+
+    mirrors: list[str] = [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ]
+    resources: list[tuple[str, str]] = [
+        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ]
+    classes = [
+        "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
+        "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",
+    ]  # fmt: skip
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        train: bool = True,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        download: bool = False,
+    ) -> None:
+        if not isinstance(root, str | os.PathLike):
+            raise TypeError(
+                f"{type(self).__name__}: root must be a folder path, got {type(root).__name__}"
+            )
+        self.root = os.path.expanduser(os.fspath(root))
+        self.train = bool(train)
+        if download and self._find_split() is None:
+            self.download()
+        found = self._find_split()
+        if found is None:
+            raise FileNotFoundError(self._missing_message())
+        images = read_idx(found[0], IMAGES_MAGIC, type(self).__name__)
+        labels = read_idx(found[1], LABELS_MAGIC, type(self).__name__)
+        self._check_consistent(found, images, labels)
+        super().__init__(images, labels, train, transform, target_transform)
+
+    @property
+    def raw_folder(self) -> str:
+        """``root/<ClassName>/raw``: torchvision's folder, where downloads go."""
+        return os.path.join(self.root, type(self).__name__, "raw")
+
+    def _split_files(self) -> tuple[str, str]:
+        prefix = "train" if self.train else "t10k"
+        return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+
+    def _find_split(self) -> tuple[str, str] | None:
+        """Paths of this split's images and labels, from the first folder holding both."""
+        for folder in (self.root, self.raw_folder):
+            paths = []
+            for name in self._split_files():
+                plain, gz = os.path.join(folder, name), os.path.join(folder, name + ".gz")
+                paths.append(plain if os.path.isfile(plain) else gz)
+            if all(os.path.isfile(p) for p in paths):
+                return paths[0], paths[1]
+        return None
+
+    def _missing_message(self) -> str:
+        name = type(self).__name__
+        images, labels = self._split_files()
+        where = (
+            f"the folder {self.root!r} does not exist"
+            if not os.path.isdir(self.root)
+            else f"they are neither in {self.root!r} nor in {self.raw_folder!r}"
+        )
+        return (
+            f"{name}: the {'training' if self.train else 'test'} files {images}[.gz] and "
+            f"{labels}[.gz] were not found: {where}. Pass download=True to fetch them into "
+            f"{self.raw_folder!r}, or download {', '.join(f for f, _ in self.resources)} "
+            f"yourself from {self.mirrors[0]} and put them in one of those folders."
+        )
+
+    def _check_consistent(
+        self, paths: tuple[str, str], images: np.ndarray, labels: np.ndarray
+    ) -> None:
+        name = type(self).__name__
+        if len(images) != len(labels):
+            raise ValueError(
+                f"{name}: {paths[0]} holds {len(images)} images but {paths[1]} holds "
+                f"{len(labels)} labels"
+            )
+        if labels.size and labels.max() >= len(self.classes):
+            raise ValueError(
+                f"{name}: {paths[1]} has label {int(labels.max())}, expected labels in "
+                f"0..{len(self.classes) - 1}"
+            )
+
+    def download(self) -> None:
+        """Fetch every file of ``resources`` missing from ``raw_folder``, checked by MD5.
+
+        Mirrors are tried in order. Each file is written to a temporary file in the same
+        folder and moved into place only once its checksum matches.
+        """
+        os.makedirs(self.raw_folder, exist_ok=True)
+        for filename, md5 in self.resources:
+            destination = os.path.join(self.raw_folder, filename)
+            plain = destination.removesuffix(".gz")
+            if os.path.isfile(destination) or os.path.isfile(plain):
+                continue
+            errors = []
+            for mirror in self.mirrors:
+                url = mirror if mirror.endswith("/") else mirror + "/"
+                url += filename
+                try:
+                    _download_file(url, destination, md5)
+                    break
+                except (OSError, http.client.HTTPException, ValueError) as error:
+                    errors.append(f"{url}: {error}")
+            else:
+                raise RuntimeError(
+                    f"{type(self).__name__}: could not download {filename} from any mirror:\n  "
+                    + "\n  ".join(errors or ["(no mirrors configured)"])
+                )
+
+    def extra_repr(self) -> str:
+        return f"Root location: {self.root}\n{super().extra_repr()}"
+
+    def _features(self, rows: np.ndarray) -> np.ndarray:
+        # (..., 28, 28) uint8 -> (..., 1, 28, 28) float32 in [0, 1]
+        return (rows.astype(np.float32) / np.float32(255.0))[..., None, :, :]
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST: 28x28 images of 10 kinds of clothing, in MNIST's format.
+
+    Same arguments, files and samples as :class:`MNIST`; torchvision's folder is
+    ``root/FashionMNIST/raw``.
+    """
+
+    mirrors: list[str] = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    resources: list[tuple[str, str]] = [
+        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    classes = [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ]  # fmt: skip
