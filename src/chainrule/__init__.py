@@ -42,3 +42,5 @@ from chainrule.random import (
 from chainrule.tensor import Tensor, as_tensor, from_numpy, is_tensor, tensor
 
 __version__ = "0.1.0"
+from chainrule.serialization import CheckpointError, load, save
+from chainrule import datasets, utils  # noqa: E402
