@@ -210,3 +210,34 @@ def test_no_gradient_computed_for_inputs_that_need_none() -> None:
     Spy.apply(a, b).backward(cr.ones(1, dtype=cr.float64))
     assert calls == [(True, False)]
     assert b.grad is None
+
+
+def test_leaf_gradients_never_share_memory() -> None:
+    # Add hands the same gradient to both leaves; each .grad must be its own buffer
+    a, b = t64([1.0, 2.0]), t64([3.0, 4.0])
+    (a + b).backward(cr.ones(2, dtype=cr.float64))
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    a.grad.mul_(10.0)
+    np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0])
+
+
+def test_leaf_gradient_does_not_alias_user_gradient() -> None:
+    x = t64([1.0, 2.0])
+    seed = np.ones(2)
+    x.backward(seed)
+    assert not np.shares_memory(x.grad.numpy(), seed)
+
+
+def test_broadcast_gradient_is_writable() -> None:
+    x = t64([[1.0, 2.0], [3.0, 4.0]])
+    x.sum().backward()  # the Sum rule broadcasts dY back
+    x.grad.zero_()
+    np.testing.assert_allclose(x.grad.numpy(), 0.0)
+
+
+def test_fresh_gradient_is_adopted_without_copy() -> None:
+    x = t64(np.ones((3, 4)), requires_grad=False)
+    w = t64(np.ones((5, 4)))
+    out = cr.nn.functional.linear(x, w)
+    out.backward(cr.ones(3, 5, dtype=cr.float64))
+    assert w.grad.numpy().base is None and w.grad.numpy().flags.owndata

@@ -13,6 +13,7 @@ Time and memory are linear in the number of nodes, so a chain of 100,000 ops is 
 from __future__ import annotations
 
 import heapq
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -242,13 +243,17 @@ def run_backward(
         GradMode.enabled = prev_mode
 
     # 3. leaves: accumulate into .grad, or hand back to autograd.grad
-    for t, g in leaf_grads.values():
+    in_grads = grads = g = None  # drop the loop's references (see _exclusive)
+    for entry in leaf_grads.values():
+        t = entry[0]
         if capture:
             k = capture.get(id(t))
             if k is not None:
-                captured[k] = g
+                captured[k] = entry[1]
         else:
-            _accumulate_leaf(t, g, create_graph)
+            if t.grad is None and not create_graph and not _exclusive(entry):
+                entry[1] = entry[1].copy()
+            _accumulate_leaf(t, entry[1], create_graph)
     if inputs is None:
         return None
     for k, g in enumerate(captured):
@@ -287,6 +292,21 @@ def _set_grad(t: Any, g: Any) -> None:
     from chainrule.tensor import Tensor
 
     t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False)
+
+
+def _exclusive(entry: list[Any]) -> bool:
+    """True when the gradient ``entry[1]`` may become a leaf's ``.grad`` without a copy.
+
+    As in PyTorch, a leaf gets a buffer of its own: a gradient that is a view, read-only
+    (a broadcast), or still referenced elsewhere (another leaf's gradient, the user's
+    ``gradient=`` array) is copied, so changing one ``.grad`` in place never changes
+    another. Fresh results such as ``dW = dY.T @ X`` are adopted as they are.
+    """
+    g = entry[1]
+    if type(g) is not np.ndarray or g.base is not None or not g.flags.writeable:
+        return False
+    # references: entry[1], the local g, getrefcount's argument
+    return sys.getrefcount(g) <= 3
 
 
 def _accumulate_leaf(t: Any, g: Any, create_graph: bool) -> None:

@@ -1,0 +1,119 @@
+"""``SGD``: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainrule.optim.optimizer import Optimizer, ParamsT, _check_option
+from chainrule.tensor import Tensor
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with PyTorch's update equations.
+
+    For each parameter ``p`` with gradient ``g`` (``-g`` if ``maximize``)::
+
+        g = g + weight_decay * p
+        b = g                                    (first step: a copy of g)
+        b = momentum * b + (1 - dampening) * g   (later steps)
+        g = g + momentum * b  if nesterov  else  b        (only if momentum != 0)
+        p = p - lr * g
+
+    Args:
+        params: parameters, ``(name, parameter)`` pairs or parameter groups (dicts).
+        lr: learning rate.
+        momentum: momentum factor (0 disables the buffer).
+        dampening: dampening of the gradient's contribution to the momentum.
+        weight_decay: L2 penalty added to the gradient.
+        nesterov: use Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        maximize: ascend the objective instead of descending it.
+        foreach: accepted for PyTorch compatibility; NumPy has a single implementation.
+
+    Examples:
+        >>> opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> opt.zero_grad()
+        >>> loss_fn(model(x), y).backward()
+        >>> opt.step()
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_option("SGD", "learning rate", group["lr"])
+        _check_option("SGD", "momentum value", group["momentum"])
+        _check_option("SGD", "weight_decay value", group["weight_decay"])
+        _check_option("SGD", "dampening value", group["dampening"], low=-float("inf"))
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "SGD: Nesterov momentum requires a momentum and zero dampening, got "
+                f"momentum={group['momentum']}, dampening={group['dampening']}"
+            )
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one SGD step; returns ``closure()``'s loss if a closure is given."""
+        loss = self._run_closure(closure)
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            momentum = float(group["momentum"])
+            dampening = float(group["dampening"])
+            weight_decay = float(group["weight_decay"])
+            nesterov = bool(group["nesterov"])
+            maximize = bool(group["maximize"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                a = p.data
+                scratch = self._scratch(a, 0)
+                d = self._grad_for_update(a, p.grad.data, weight_decay, maximize, scratch)
+                if momentum != 0:
+                    d = self._momentum(p, d, momentum, dampening, nesterov)
+                update = np.multiply(d, -lr, out=scratch)
+                np.add(a, update, out=a)  # p + (-lr) * d
+                p._version[0] += 1
+        return loss
+
+    def _momentum(
+        self, p: Tensor, d: np.ndarray, momentum: float, dampening: float, nesterov: bool
+    ) -> np.ndarray:
+        """Update ``p``'s momentum buffer with ``d``; return the direction to step along."""
+        state = self.state[p]
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = Tensor._make(d.copy())
+            b = buf.data
+        else:
+            b = buf.data
+            np.multiply(b, momentum, out=b)
+            if dampening != 0:
+                np.add(b, np.multiply(d, 1 - dampening, out=self._scratch(b, 1)), out=b)
+            else:
+                np.add(b, d, out=b)
+        if not nesterov:
+            return b
+        ahead = np.multiply(b, momentum, out=self._scratch(b, 1))
+        return np.add(d, ahead, out=ahead)  # d + momentum * b
