@@ -194,7 +194,9 @@ class Tensor:
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
         if not self.requires_grad:
-            raise RuntimeError("retain_grad: can't retain_grad on a tensor that has requires_grad=False")
+            raise RuntimeError(
+                "retain_grad: can't retain_grad on a tensor that has requires_grad=False"
+            )
         if self.grad_fn is None or self._retains_grad:
             return
         fn = self.grad_fn
@@ -412,7 +414,8 @@ class Tensor:
             self.grad_fn = result.grad_fn
             self._output_nr = result._output_nr
             self.requires_grad = True
-            if result.grad_fn is not None and getattr(result.grad_fn, "_out_data", None) is not None:
+            fn = result.grad_fn
+            if fn is not None and getattr(fn, "_out_data", None) is not None:
                 result.grad_fn._out_data = self.data
                 result.grad_fn._out_version = (self._version, self._version[0] + 1)
         else:

@@ -270,11 +270,13 @@ def _sum(old: Any, g: Any, owned: set[int], create_graph: bool) -> Any:
     if old is None:
         return g
     if create_graph or not isinstance(old, np.ndarray) or not isinstance(g, np.ndarray):
-        return old + g
+        new = old + g
+        # NumPy turns the sum of two 0-d arrays into a scalar; keep it an array
+        return new if isinstance(new, np.ndarray) or hasattr(new, "grad_fn") else np.asarray(new)
     if id(old) in owned:
         old += g
         return old
-    new = old + g
+    new = np.asarray(old + g)
     owned.add(id(new))
     return new
 
@@ -318,4 +320,4 @@ def _accumulate_leaf(t: Any, g: Any, create_graph: bool) -> None:
         t.grad = t.grad + g
     else:
         # out of place: the old .grad may share memory with another leaf's gradient
-        t.grad = Tensor._make(t.grad.data + g, False)
+        t.grad = Tensor._make(np.asarray(t.grad.data + g), False)

@@ -205,7 +205,7 @@ class Op(Node):
         edges = []
         needs = []
         shapes = []
-        for x, a in zip(inputs, arrays):
+        for x, a in zip(inputs, arrays, strict=True):
             if isinstance(x, Tensor) and x.requires_grad:
                 edges.append((x.grad_fn or x, x._output_nr))
                 needs.append(True)

@@ -49,7 +49,10 @@ def tanh(x: Any) -> Any:
 def sigmoid(x: Any) -> Any:
     if _t(x):
         return _ops.sigmoid(x)
-    return 0.5 * (np.tanh(0.5 * x) + 1).astype(x.dtype, copy=False)
+    # 1 / (1 + exp(-x)) keeps the relative precision of small outputs; overflow of
+    # exp(-x) to inf gives the right limit 0
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
 def where(cond: Any, a: Any, b: Any) -> Any:
@@ -57,6 +60,21 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     if _t(a) or _t(b):
         return _ops.where(data(cond), a, b)
     return np.where(data(cond), a, b)
+
+
+def keep(x: Any, mask: np.ndarray) -> Any:
+    """``x`` where ``mask`` is true, else exactly 0: ``where(mask, x, 0)``, fast.
+
+    For a float array this is a bitwise AND of ``x``'s bits with a mask of all-ones or
+    all-zeros words: as fast as ``x * mask`` (np.where is ~15x slower), and, unlike the
+    product, an inf or NaN in ``x`` where the mask is false still gives 0, as PyTorch's
+    ``threshold_backward`` does.
+    """
+    if type(x) is np.ndarray and x.ndim and x.dtype.kind == "f" and x.shape == mask.shape:
+        words = np.dtype(f"i{x.dtype.itemsize}")
+        # -True is -1 (all bits set) in int8; bitwise_and sign-extends it to ``words``
+        return np.bitwise_and(x.view(words), -mask.view(np.int8)).view(x.dtype)
+    return where(mask, x, 0)
 
 
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
