@@ -2,11 +2,14 @@
 
 Binary ops broadcast like NumPy; each gradient is summed back to its input's shape by
 ``unbroadcast`` (the seeds' Repeat/Sum node). Inputs may be Tensors, ndarrays or Python
-numbers on either side; Python numbers never change a tensor's dtype.
+numbers on either side. The result dtype follows PyTorch's promotion rules
+(:func:`result_type`): an int tensor with a float tensor gives the float tensor's dtype, a
+zero-dimensional tensor or a Python number never widens a tensor of its own category.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +21,7 @@ from chainrule.ops._broadcast import unbroadcast
 from chainrule.tensor import Tensor
 
 __all__ = ["add", "sub", "rsub", "mul", "div", "true_divide", "neg", "reciprocal", "pow",
-           "square", "clone", "cast"]
+           "square", "clone", "cast", "result_type", "promote_types"]
 
 
 def _shape_error(op: str, a: Any, b: Any) -> ValueError:
@@ -56,6 +59,11 @@ class Sub(Op):
             return a - b
         except ValueError:
             raise _shape_error("sub", a, b) from None
+        except TypeError:
+            raise RuntimeError(
+                "sub: subtraction, the `-` operator, with two bool tensors is not supported; "
+                "use the `^` operator or logical_xor() instead"
+            ) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
         """da = sum_to(dY, a.shape)  (*a) = (*y)
@@ -105,10 +113,12 @@ class Div(Op):
         db = sum_to(-dY * a / b**2, b.shape)  (*b) = (*y)(*a)(*b)"""
         sa, sb = self.input_shapes
         b = self.input(1)
-        da = unbroadcast(dY / b, sa) if self.needs_input_grad[0] else None
-        db = None
-        if self.needs_input_grad[1]:
-            db = unbroadcast(-dY * self.input(0) / (b * b), sb)
+        da = db = None
+        with np.errstate(divide="ignore", invalid="ignore"):  # b == 0: inf, as PyTorch
+            if self.needs_input_grad[0]:
+                da = unbroadcast(dY / b, sa)
+            if self.needs_input_grad[1]:
+                db = unbroadcast(-dY * self.input(0) / (b * b), sb)
         return da, db
 
 
@@ -118,7 +128,13 @@ class Neg(Op):
     shapes = {"x": "(*)", "Y": "(*)"}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return -x
+        try:
+            return -x
+        except TypeError:
+            raise RuntimeError(
+                "neg: negation, the `-` operator, on a bool tensor is not supported; "
+                "use the `~` operator or logical_not() to invert a mask"
+            ) from None
 
     def backward(self, dY: Any) -> Any:
         """dx = -dY  (*) = (*)"""
@@ -136,8 +152,8 @@ class Reciprocal(Op):
             return 1 / x
 
     def backward(self, dY: Any) -> Any:
-        """dx = -dY * y**2   (since dy/dx = -1/x**2 = -y**2)  (*) = (*)(*)"""
-        y = self.output()
+        """dx = -dY * Y**2  (*) = (*)(*)"""
+        y = self.output()  # dy/dx = -1/x**2 = -y**2: the seeds' 1/x node
         return -dY * y * y
 
 
@@ -150,9 +166,14 @@ class Pow(Op):
 
     def forward(self, a: np.ndarray, b: Any) -> np.ndarray:
         try:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 return np.power(a, b)
         except ValueError:
+            if np.result_type(a, b).kind in "iu" and np.any(np.asarray(b) < 0):
+                raise RuntimeError(
+                    "pow: integers to negative integer powers are not allowed (convert the "
+                    "base with .float() first)"
+                ) from None
             raise _shape_error("pow", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
@@ -161,15 +182,27 @@ class Pow(Op):
         sa, sb = self.input_shapes
         a, b = self.input(0), self.input(1)
         da = db = None
-        if self.needs_input_grad[0]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                da = unbroadcast(dY * b * a ** (b - 1), sa)
-        if self.needs_input_grad[1]:
-            # d(a**b)/db = a**b log a; where a == 0 (and b > 0) PyTorch defines it as 0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                safe_log = _math.log(_math.where(_math.data(a) == 0, 1.0, a))
-                db = unbroadcast(dY * self.output() * safe_log, sb)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if self.needs_input_grad[0]:
+                da = dY * b * a ** (b - 1)
+                # b == 0: a**b is constant 1, so its derivative is 0 even at a == 0
+                # (where b * a**(b-1) would be 0 * inf); PyTorch defines it so too
+                zero_b = _math.data(b) == 0
+                if np.any(zero_b):
+                    da = _math.where(zero_b, 0, da)
+                da = unbroadcast(da, sa)
+            if self.needs_input_grad[1]:
+                # d(a**b)/db = a**b log a; where a == 0 PyTorch defines it as 0
+                db = unbroadcast(dY * self.output() * _safe_log(a), sb)
         return da, db
+
+
+def _safe_log(a: Any) -> Any:
+    """log(a) with 0 where a == 0 (a Python number stays a number, keeping the dtype)."""
+    if isinstance(a, int | float):
+        return math.log(a) if a > 0 else 0.0 if a == 0 else math.nan
+    zero = _math.data(a) == 0
+    return _math.log(_math.where(zero, 1, a)) if zero.any() else _math.log(a)
 
 
 class Cast(Op):
@@ -204,39 +237,18 @@ class Clone(Op):
 # -- functional wrappers ------------------------------------------------------------
 
 
-def _promote(a: Any, b: Any) -> tuple[Any, Any]:
-    """PyTorch's rule: an integer/bool tensor meets a Python float -> the default dtype."""
-    if isinstance(a, Tensor) and a.data.dtype.kind in "biu" and isinstance(b, float):
-        a = Tensor._make(a.data.astype(dtypes.get_default_dtype()))
-    if isinstance(b, Tensor) and b.data.dtype.kind in "biu" and isinstance(a, float):
-        b = Tensor._make(b.data.astype(dtypes.get_default_dtype()))
-    return a, b
-
-
-def _check_operands(op: str, a: Any, b: Any) -> None:
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and "
-                        f"{type(b).__name__}")
-
-
 def add(input: Any, other: Any, alpha: Any = 1) -> Tensor:
     """``input + alpha * other`` with broadcasting."""
     if alpha != 1:
-        other = mul(other, alpha)
-    if isinstance(input, Tensor) and isinstance(other, Tensor):
-        return Add.apply(input, other)
-    _check_operands("add", input, other)
-    return Add.apply(*_promote(input, other))
+        other = _scaled("add", input, other, alpha)
+    return Add.apply(*_operands("add", input, other))
 
 
 def sub(input: Any, other: Any, alpha: Any = 1) -> Tensor:
     """``input - alpha * other`` with broadcasting."""
     if alpha != 1:
-        other = mul(other, alpha)
-    if isinstance(input, Tensor) and isinstance(other, Tensor):
-        return Sub.apply(input, other)
-    _check_operands("sub", input, other)
-    return Sub.apply(*_promote(input, other))
+        other = _scaled("sub", input, other, alpha)
+    return Sub.apply(*_operands("sub", input, other))
 
 
 def rsub(input: Any, other: Any, alpha: Any = 1) -> Tensor:
@@ -246,30 +258,44 @@ def rsub(input: Any, other: Any, alpha: Any = 1) -> Tensor:
 
 def mul(input: Any, other: Any) -> Tensor:
     """Elementwise product with broadcasting."""
-    if isinstance(input, Tensor) and isinstance(other, Tensor):
-        return Mul.apply(input, other)
-    _check_operands("mul", input, other)
-    return Mul.apply(*_promote(input, other))
+    return Mul.apply(*_operands("mul", input, other))
 
 
 def div(input: Any, other: Any, rounding_mode: str | None = None) -> Tensor:
-    """True division with broadcasting (integer inputs give the default float dtype)."""
-    _check_operands("div", input, other)
+    """True division with broadcasting (integer inputs give the default float dtype).
+
+    ``rounding_mode='floor'`` or ``'trunc'`` rounds the quotient, keeping integer dtypes;
+    that result carries no gradient (its derivative is zero almost everywhere).
+    """
     if rounding_mode is not None:
-        out = np.floor_divide(_data(input), _data(other))
-        if rounding_mode == "trunc":
-            out = np.trunc(np.divide(_data(input), _data(other))).astype(out.dtype)
-        return Tensor._make(np.asarray(out))
-    input, other = _promote(input, other)
-    a, b = _data(input), _data(other)
-    if np.result_type(a, b).kind in "biu":
+        return _div_rounded(input, other, rounding_mode)
+    a, b = _operands("div", input, other)
+    if (a if isinstance(a, Tensor) else b).data.dtype.kind in "biu":
         d = dtypes.get_default_dtype()
-        input = Tensor._make(np.asarray(a, d)) if isinstance(input, Tensor) else np.asarray(a, d)
-        other = Tensor._make(np.asarray(b, d)) if isinstance(other, Tensor) else np.asarray(b, d)
-    return Div.apply(input, other)
+        a, b = _to_dtype(a, d), _to_dtype(b, d)
+    return Div.apply(a, b)
 
 
 true_divide = div
+
+
+def _div_rounded(input: Any, other: Any, rounding_mode: str) -> Tensor:
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(
+            f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
+        )
+    a, b = (_data(x) for x in _coerce("div", input, other))
+    integer = np.result_type(a, b).kind in "biu"
+    if integer and np.any(np.asarray(b) == 0):
+        raise ZeroDivisionError(f"div: integer division by zero (rounding_mode={rounding_mode!r})")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if rounding_mode == "floor":
+            out = np.floor_divide(a, b)
+        elif integer:  # exact: no detour through floating point
+            out = np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))
+        else:
+            out = np.trunc(np.divide(a, b))
+    return Tensor._make(np.asarray(out))
 
 
 def neg(input: Tensor) -> Tensor:
@@ -285,8 +311,7 @@ def reciprocal(input: Tensor) -> Tensor:
 
 def pow(input: Any, exponent: Any) -> Tensor:
     """Elementwise power; either side may be a number."""
-    _check_operands("pow", input, exponent)
-    return Pow.apply(*_promote(input, exponent))
+    return Pow.apply(*_operands("pow", input, exponent))
 
 
 def square(input: Tensor) -> Tensor:
@@ -309,3 +334,152 @@ def cast(input: Tensor, dtype: Any) -> Tensor:
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _scaled(op: str, input: Any, other: Any, alpha: Any) -> Any:
+    """``alpha * other`` for add/sub (PyTorch refuses a float alpha for integer tensors)."""
+    if isinstance(alpha, float) and result_type(input, other).kind in "biu":
+        raise RuntimeError(
+            f"{op}: for integer input tensors, alpha must not be a floating point number, "
+            f"got alpha={alpha}"
+        )
+    return other * alpha
+
+
+# -- type promotion: PyTorch's rules --------------------------------------------------
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}  # bool < integer < floating < complex
+
+
+def _category(d: np.dtype) -> int:
+    try:
+        return _CATEGORY[d.kind]
+    except KeyError:
+        raise TypeError(f"unsupported dtype {d} (expected bool, integer or float)") from None
+
+
+def promote_types(type1: Any, type2: Any) -> np.dtype:
+    """The smallest dtype both convert to, as ``torch.promote_types``.
+
+    Across categories (bool < integer < floating < complex) the higher one's dtype wins,
+    so ``int64`` with ``float16`` gives ``float16`` (NumPy would say ``float64``); within
+    a category NumPy's rule applies (``int8`` with ``uint8`` gives ``int16``).
+    """
+    a, b = dtypes.as_dtype(type1), dtypes.as_dtype(type2)
+    if a == b:
+        return a
+    ca, cb = _category(a), _category(b)
+    if ca != cb and {ca, cb} != {2, 3}:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def _scalar_dtype(x: Any) -> np.dtype:
+    """The dtype PyTorch gives a Python number: bool, int64, or the default (complex) dtype."""
+    if isinstance(x, bool | np.bool_):
+        return np.dtype(np.bool_)
+    if isinstance(x, int | np.integer):
+        return np.dtype(np.int64)
+    if isinstance(x, float | np.floating):
+        return dtypes.get_default_dtype()
+    if isinstance(x, complex | np.complexfloating):
+        return np.promote_types(dtypes.get_default_dtype(), np.complex64)
+    raise TypeError(f"expected a Tensor, an ndarray or a number, got {type(x).__name__}")
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    """Merge a stronger group's dtype with a weaker group's: the weaker one only counts
+    if its category is higher (then it is promoted with the stronger one)."""
+    if higher is None:
+        return lower
+    if lower is None or _category(higher) >= _category(lower):
+        return higher
+    if _category(lower) == 3 and _category(higher) == 2:  # keep the float's precision
+        return np.promote_types(higher, np.complex64)
+    return promote_types(higher, lower)
+
+
+def result_type(*operands: Any) -> np.dtype:
+    """The dtype of an operation on ``operands``, as ``torch.result_type``.
+
+    Tensors (and ndarrays) with dimensions weigh most, then zero-dimensional ones, then
+    Python numbers; a weaker group changes the result only through a higher category.
+    So ``int64 tensor + float32 tensor`` is float32, ``float32 tensor + 0-d float64
+    tensor`` is float32, and ``int64 tensor + 2.5`` has the default dtype.
+
+    Example:
+        >>> cr.result_type(cr.tensor([1, 2]), 1.0)
+        dtype('float32')
+    """
+    dim = zero = wrapped = None
+    for x in operands:
+        if isinstance(x, Tensor):
+            x = x.data
+        if isinstance(x, np.ndarray):
+            d = x.dtype
+            if x.ndim:
+                dim = d if dim is None else promote_types(dim, d)
+            else:
+                zero = d if zero is None else promote_types(zero, d)
+        elif x is not None:
+            d = _scalar_dtype(x)
+            wrapped = d if wrapped is None else promote_types(wrapped, d)
+    result = _combine(dim, _combine(zero, wrapped))
+    if result is None:
+        raise TypeError("result_type: expected at least one operand")
+    return result
+
+
+def _operands(op: str, a: Any, b: Any) -> tuple[Any, Any]:
+    """``a`` and ``b`` ready for a binary node: at least one is a Tensor and NumPy will
+    compute in PyTorch's result dtype. The common cases return at once."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if b.data.dtype == a.data.dtype:
+                return a, b
+        elif type(b) is float:
+            if a.data.dtype.kind in "fc":
+                return a, b
+        elif type(b) is int and a.data.dtype.kind != "b":
+            return a, b
+    elif isinstance(b, Tensor):
+        if type(a) is float:
+            if b.data.dtype.kind in "fc":
+                return a, b
+        elif type(a) is int and b.data.dtype.kind != "b":
+            return a, b
+    return _coerce(op, a, b)  # type: ignore[return-value]
+
+
+def _coerce(op: str, *operands: Any) -> tuple[Any, ...]:
+    """Convert every operand to PyTorch's result dtype (None stays None).
+
+    Tensors are cast differentiably, ndarrays with ``astype``, numbers become 0-d arrays.
+    """
+    xs = []
+    for x in operands:
+        if isinstance(x, np.generic):
+            x = x.item()  # NumPy scalars count as Python numbers, as in PyTorch
+        elif isinstance(x, list | tuple):
+            x = np.asarray(x)
+        xs.append(x)
+    if not any(isinstance(x, Tensor) for x in xs):
+        raise TypeError(
+            f"{op}: expected at least one Tensor, got "
+            + " and ".join(type(x).__name__ for x in operands)
+        )
+    try:
+        dtype = result_type(*xs)
+    except TypeError as e:
+        raise TypeError(f"{op}: {e}") from None
+    return tuple(_to_dtype(x, dtype) for x in xs)
+
+
+def _to_dtype(x: Any, dtype: np.dtype) -> Any:
+    if isinstance(x, Tensor):
+        return x if x.data.dtype == dtype else cast(x, dtype)
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == dtype else x.astype(dtype)
+    if x is None:
+        return None
+    return np.asarray(x, dtype)

@@ -1,3 +1,481 @@
-"""(being written)"""
+"""Elementwise nodes: exp, log, sqrt, trigonometric, sigmoid, relu, clamp, maximum, where.
 
-__all__: list[str] = []
+Each unary node's local derivative is read from its input or, cheaper, its output (the
+seeds' exp node: ``dy/dx = y``; sigmoid: ``y(1-y)``). Piecewise functions (relu, abs,
+clamp, maximum, where) pass the gradient through a constant mask, with PyTorch's values at
+the kinks: relu'(0) = 0, abs'(0) = 0, clamp passes it at the bounds, and maximum/minimum
+split it half and half between tied inputs. Integer inputs of the floating functions
+(exp, log, ...) give the default dtype, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule.autograd.function import Op
+from chainrule.ops import _math
+from chainrule.ops._broadcast import unbroadcast
+from chainrule.ops.arithmetic import _coerce, _operands, _to_dtype, result_type
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "exp", "log", "log1p", "sqrt", "abs", "sign", "sin", "cos", "tanh", "sigmoid", "relu",
+    "clamp", "clip", "maximum", "minimum", "where",
+]
+
+
+# -- smooth unary functions -------------------------------------------------------------
+
+
+class Exp(Op):
+    """y = exp(x) (the seeds' exp node: its derivative is its output)."""
+
+    save_output = True
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # exp(1e4) = inf, silently as in PyTorch
+            return np.exp(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * Y  (*) = (*)(*)"""
+        return dY * self.output()
+
+
+class Log(Op):
+    """y = log(x) (NaN for x < 0 and -inf at 0, without a warning)."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY / x  (*) = (*)(*)"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return dY / self.input(0)
+
+
+class Log1p(Op):
+    """y = log(1 + x), accurate for small x."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY / (1 + x)  (*) = (*)(*)"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return dY / (self.input(0) + 1)
+
+
+class Sqrt(Op):
+    """y = sqrt(x) (NaN for x < 0; the gradient at 0 is inf)."""
+
+    save_output = True
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY / (2 Y)  (*) = (*)(*)"""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return dY / (self.output() * 2)
+
+
+class Sin(Op):
+    """y = sin(x)."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.sin(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * cos(x)  (*) = (*)(*)"""
+        return dY * _math.cos(self.input(0))
+
+
+class Cos(Op):
+    """y = cos(x)."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.cos(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = -dY * sin(x)  (*) = (*)(*)"""
+        return -dY * _math.sin(self.input(0))
+
+
+class Tanh(Op):
+    """y = tanh(x)."""
+
+    save_output = True
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.tanh(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * (1 - Y**2)  (*) = (*)(*)"""
+        y = self.output()
+        return dY * (1 - y * y)
+
+
+class Sigmoid(Op):
+    """y = 1 / (1 + exp(-x)) (the seeds' sigmoid node)."""
+
+    save_output = True
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        # exp(-x) overflows to inf for x < -88 (float32), and 1 / (1 + inf) = 0 exactly:
+        # the right limit; small outputs keep their relative precision
+        with np.errstate(over="ignore"):
+            t = np.exp(-x)
+        if type(t) is not np.ndarray:  # a 0-d input gives a NumPy scalar
+            return 1 / (1 + t)
+        t += 1
+        return np.reciprocal(t, out=t)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * Y * (1 - Y)  (*) = (*)(*)(*)"""
+        y = self.output()
+        return dY * (y * (1 - y))
+
+
+# -- piecewise functions: a constant mask carries the gradient --------------------------
+
+
+class ReLU(Op):
+    """y = max(x, 0)."""
+
+    def name(self) -> str:
+        return "ReluBackward"  # PyTorch's grad_fn name; explain shows the seeds' "ReLU"
+
+    save_output = True
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * (x > 0)  (*) = (*)(*)"""
+        # Y > 0 exactly where x > 0; at x = 0 the gradient is 0, as in PyTorch
+        return _math.keep(dY, _math.data(self.output()) > 0)
+
+
+class Abs(Op):
+    """y = |x|."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.abs(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * sign(x)  (*) = (*)(*)"""
+        # sign(0) = 0: the gradient at the kink is 0, as in PyTorch
+        return dY * np.sign(_math.data(self.input(0)))
+
+
+class Sign(Op):
+    """y = sign(x) in {-1, 0, 1}: piecewise constant, so its gradient is zero."""
+
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.copy() if x.dtype.kind == "b" else np.sign(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = 0 * dY  (*) = (*)"""
+        return _math.zeros_like(dY)
+
+
+class Clamp(Op):
+    """y = min(max(x, min), max) with number bounds (either may be None)."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray, min: Any, max: Any) -> np.ndarray:
+        self.min, self.max = min, max
+        if min is not None:
+            x = np.maximum(x, min)
+        if max is not None:
+            x = np.minimum(x, max)
+        return x
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * (min <= x <= max)  (*) = (*)(*)"""
+        # the bounds themselves pass the gradient, as in PyTorch
+        x = _math.data(self.input(0))
+        lo, hi = self.min, self.max
+        if lo is None:
+            inside = x <= hi
+        elif hi is None:
+            inside = x >= lo
+        else:
+            inside = (x >= lo) & (x <= hi)
+        return _math.where(inside, dY, 0)
+
+
+class ClampTensor(Op):
+    """y = min(max(x, min), max) with tensor bounds (broadcast; either may be None)."""
+
+    save_inputs = (0, 1, 2)
+    shapes = {"x": "(*x)", "min": "(*lo)", "max": "(*hi)", "Y": "(*y)"}
+
+    def forward(self, x: np.ndarray, min: Any, max: Any) -> np.ndarray:
+        try:
+            if min is not None:
+                x = np.maximum(x, min)
+            if max is not None:
+                x = np.minimum(x, max)
+        except ValueError:
+            shapes = [np.shape(a) for a in (x, min, max) if a is not None]
+            raise ValueError(
+                f"clamp: the shapes of input, min and max {shapes} cannot be broadcast together"
+            ) from None
+        return x
+
+    def backward(self, dY: Any) -> tuple[Any, Any, Any]:
+        """dx = dY * (min <= x <= max)  (*x) = (*y)
+        dmin = sum_to(dY * (x < min < max), min.shape)  (*lo) = (*y)
+        dmax = sum_to(dY * ((x > max) | (max < min)), max.shape)  (*hi) = (*y)"""
+        x, lo, hi = (_math.data(self.input(i)) for i in range(3))
+        need_x, need_lo, need_hi = self.needs_input_grad
+        sx, slo, shi = self.input_shapes
+        dx = dlo = dhi = None
+        if need_x:
+            inside = True if lo is None else x >= lo
+            inside = inside if hi is None else inside & (x <= hi)
+            dx = unbroadcast(_math.where(inside, dY, 0), sx)
+        if need_lo:
+            below = x < lo if hi is None else (x < lo) & (lo < hi)
+            dlo = unbroadcast(_math.where(below, dY, 0), slo)
+        if need_hi:
+            above = x > hi if lo is None else (x > hi) | (hi < lo)
+            dhi = unbroadcast(_math.where(above, dY, 0), shi)
+        return dx, dlo, dhi
+
+
+class Maximum(Op):
+    """y = max(a, b) elementwise (ties split the gradient half and half, as PyTorch)."""
+
+    save_inputs = (0, 1)
+    shapes = {"a": "(*a)", "b": "(*b)", "Y": "(*y)"}
+    _ufunc = np.maximum
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        try:
+            return self._ufunc(a, b)
+        except ValueError:
+            raise ValueError(
+                f"{type(self).__name__.lower()}: shapes {np.shape(a)} and {np.shape(b)} cannot "
+                "be broadcast together"
+            ) from None
+
+    def backward(self, dY: Any) -> tuple[Any, Any]:
+        """da = sum_to(dY * ([a > b] + [a == b] / 2), a.shape)  (*a) = (*y)
+        db = sum_to(dY * ([b > a] + [a == b] / 2), b.shape)  (*b) = (*y)"""
+        a, b = _math.data(self.input(0)), _math.data(self.input(1))
+        tie = a == b
+        half = dY * 0.5 if tie.any() else None
+        lose_a, lose_b = (a < b, a > b) if self._ufunc is np.maximum else (a > b, a < b)
+        sa, sb = self.input_shapes
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = _math.where(lose_a, 0, dY)
+            da = unbroadcast(da if half is None else _math.where(tie, half, da), sa)
+        if self.needs_input_grad[1]:
+            db = _math.where(lose_b, 0, dY)
+            db = unbroadcast(db if half is None else _math.where(tie, half, db), sb)
+        return da, db
+
+
+class Minimum(Maximum):
+    """y = min(a, b) elementwise (ties split the gradient half and half, as PyTorch)."""
+
+    _ufunc = np.minimum
+
+    def backward(self, dY: Any) -> tuple[Any, Any]:
+        """da = sum_to(dY * ([a < b] + [a == b] / 2), a.shape)  (*a) = (*y)
+        db = sum_to(dY * ([b < a] + [a == b] / 2), b.shape)  (*b) = (*y)"""
+        return super().backward(dY)
+
+
+class Where(Op):
+    """y = input where condition, else other (condition is a constant boolean mask)."""
+
+    shapes = {"condition": "(*c)", "input": "(*a)", "other": "(*b)", "Y": "(*y)"}
+
+    def forward(self, condition: np.ndarray, input: Any, other: Any) -> np.ndarray:
+        self.condition = condition
+        try:
+            return np.where(condition, input, other)
+        except ValueError:
+            raise ValueError(
+                f"where: the shapes of condition {np.shape(condition)}, input "
+                f"{np.shape(input)} and other {np.shape(other)} cannot be broadcast together"
+            ) from None
+
+    def backward(self, dY: Any) -> tuple[None, Any, Any]:
+        """dinput = sum_to(dY * condition, input.shape)  (*a) = (*y)(*c)
+        dother = sum_to(dY * ~condition, other.shape)  (*b) = (*y)(*c)"""
+        _, sa, sb = self.input_shapes
+        da = db = None
+        if self.needs_input_grad[1]:
+            da = unbroadcast(_math.where(self.condition, dY, 0), sa)
+        if self.needs_input_grad[2]:
+            db = unbroadcast(_math.where(self.condition, 0, dY), sb)
+        return None, da, db
+
+
+# -- functional wrappers ------------------------------------------------------------
+
+
+def _floating(op: str, input: Any) -> Tensor:
+    """The input of a floating-point function: integers become the default dtype."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
+    if input.data.dtype.kind in "biu":
+        return Tensor._make(input.data.astype(dtypes.get_default_dtype()))
+    return input
+
+
+def _tensor(op: str, input: Any) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
+    return input
+
+
+def exp(input: Tensor) -> Tensor:
+    """``e ** input`` elementwise (overflows to inf silently)."""
+    return Exp.apply(_floating("exp", input))
+
+
+def log(input: Tensor) -> Tensor:
+    """Natural logarithm: NaN for negative inputs and -inf at 0, as NumPy and PyTorch."""
+    return Log.apply(_floating("log", input))
+
+
+def log1p(input: Tensor) -> Tensor:
+    """``log(1 + input)``, accurate when ``input`` is small."""
+    return Log1p.apply(_floating("log1p", input))
+
+
+def sqrt(input: Tensor) -> Tensor:
+    """Square root (NaN for negative inputs)."""
+    return Sqrt.apply(_floating("sqrt", input))
+
+
+def sin(input: Tensor) -> Tensor:
+    return Sin.apply(_floating("sin", input))
+
+
+def cos(input: Tensor) -> Tensor:
+    return Cos.apply(_floating("cos", input))
+
+
+def tanh(input: Tensor) -> Tensor:
+    return Tanh.apply(_floating("tanh", input))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """``1 / (1 + exp(-input))``, finite and warning-free for inputs of any size."""
+    return Sigmoid.apply(_floating("sigmoid", input))
+
+
+def relu(input: Tensor) -> Tensor:
+    """``max(input, 0)``; the gradient at 0 is 0, as in PyTorch."""
+    return ReLU.apply(_tensor("relu", input))
+
+
+def abs(input: Tensor) -> Tensor:
+    """``|input|``; the gradient at 0 is 0."""
+    return Abs.apply(_tensor("abs", input))
+
+
+def sign(input: Tensor) -> Tensor:
+    """-1, 0 or 1 by the sign of each element (its gradient is zero everywhere)."""
+    return Sign.apply(_tensor("sign", input))
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Limit ``input`` to ``[min, max]`` elementwise (``min(max(input, min), max)``).
+
+    Args:
+        min, max: numbers or tensors (broadcast against ``input``); either may be None.
+            If ``min > max`` the result is ``max``.
+
+    The gradient passes where ``min <= input <= max`` (bounds included, as in PyTorch);
+    tensor bounds receive it where they are the result.
+    """
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    input = _tensor("clamp", input)
+    if isinstance(min, Tensor | np.ndarray) or isinstance(max, Tensor | np.ndarray):
+        return ClampTensor.apply(*_coerce("clamp", input, min, max))
+    if isinstance(min, np.generic):
+        min = min.item()
+    if isinstance(max, np.generic):
+        max = max.item()
+    kind = input.data.dtype.kind
+    if kind not in "fc" and not (kind in "iu" and isinstance(min, int | None)
+                                 and isinstance(max, int | None)):
+        # e.g. an int tensor clamped to 0.5 becomes the default float dtype
+        input = _to_dtype(input, result_type(input, min, max))
+    return Clamp.apply(input, min=min, max=max)
+
+
+clip = clamp
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise maximum with broadcasting; at ties each input gets half the gradient."""
+    return Maximum.apply(*_operands("maximum", input, other))
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise minimum with broadcasting; at ties each input gets half the gradient."""
+    return Minimum.apply(*_operands("minimum", input, other))
+
+
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
+    """``input`` where ``condition`` is True, else ``other``, broadcasting all three.
+
+    Args:
+        condition: a bool tensor (or array); it receives no gradient.
+        input, other: tensors or numbers; the result has their promoted dtype.
+
+    ``where(condition)`` alone returns the indices of the True elements, one int64
+    tensor per dimension (as ``nonzero(as_tuple=True)``).
+    """
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(
+            f"where: expected condition to be a boolean tensor, got a tensor with dtype "
+            f"{cond.dtype} (compare it, e.g. x > 0, to get one)"
+        )
+    if input is None and other is None:
+        return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(cond))
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        dtype = result_type(input, other)  # numbers alone: e.g. the default dtype
+        return Tensor._make(np.asarray(np.where(cond, input, other), dtype))
+    return Where.apply(cond, *_operands("where", input, other))

@@ -1,0 +1,460 @@
+"""Tests of the elementwise ops: exp log log1p sqrt abs sign sin cos tanh sigmoid relu clamp
+maximum minimum where. Gradients against finite differences (first and second order), the
+closed forms in NumPy, PyTorch parity when torch is installed, and exact values at the
+kinks and extremes."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from opcheck import BROADCAST_SHAPES, check_op, make_inputs
+
+import chainrule as cr
+from chainrule.autograd.function import Op
+from chainrule.ops import elementwise
+
+try:  # optional reference for parity checks (check_op skips it when absent)
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+def t64(values, requires_grad: bool = True) -> cr.Tensor:
+    return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
+
+
+def grad_of(y: cr.Tensor, x: cr.Tensor, cot=None) -> np.ndarray:
+    cot = np.ones(y.shape) if cot is None else cot
+    (g,) = cr.autograd.grad(y, [x], cr.tensor(cot, dtype=y.dtype))
+    return g.numpy()
+
+
+@contextmanager
+def no_warnings() -> Iterator[None]:
+    """Any warning (overflow, invalid value, divide by zero) fails the test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# -- smooth unary functions: closed form, gradients, parity ---------------------------
+
+# name, chainrule op, torch op name, NumPy closed form, derivative, input range (None: normal)
+UNARY = [
+    ("exp", cr.exp, "exp", np.exp, np.exp, None),
+    ("log", cr.log, "log", np.log, lambda x: 1 / x, (0.3, 3.0)),
+    ("log1p", cr.log1p, "log1p", np.log1p, lambda x: 1 / (1 + x), (-0.7, 3.0)),
+    ("sqrt", cr.sqrt, "sqrt", np.sqrt, lambda x: 0.5 / np.sqrt(x), (0.3, 3.0)),
+    ("sin", cr.sin, "sin", np.sin, np.cos, None),
+    ("cos", cr.cos, "cos", np.cos, lambda x: -np.sin(x), None),
+    ("tanh", cr.tanh, "tanh", np.tanh, lambda x: 1 - np.tanh(x) ** 2, None),
+    ("sigmoid", cr.sigmoid, "sigmoid", lambda x: 1 / (1 + np.exp(-x)),
+     lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2, None),
+    ("relu", cr.relu, "relu", lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0, None),
+    ("abs", cr.abs, "abs", np.abs, np.sign, None),
+]
+UNARY_IDS = [u[0] for u in UNARY]
+
+
+def _unary_input(shape: tuple[int, ...], domain, seed: int = 0) -> np.ndarray:
+    if domain is None:
+        return make_inputs([shape], seed=seed)[0]
+    return make_inputs([shape], seed=seed, low=domain[0], high=domain[1])[0]
+
+
+@pytest.mark.parametrize(("name", "op", "tname", "f", "df", "domain"), UNARY, ids=UNARY_IDS)
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 2)])
+def test_unary_gradients_and_parity(name, op, tname, f, df, domain, shape) -> None:
+    x = _unary_input(shape, domain)
+    check_op(op, [x], lambda t: getattr(torch, tname)(t))
+
+
+@pytest.mark.parametrize(("name", "op", "tname", "f", "df", "domain"), UNARY, ids=UNARY_IDS)
+def test_unary_on_zero_dimensional_tensors(name, op, tname, f, df, domain) -> None:
+    """0-d inputs; tanh's and sigmoid's second-order graphs use Y twice (a 0-d fan-out)."""
+    x = _unary_input((), domain)
+    check_op(op, [x], lambda t: getattr(torch, tname)(t))
+
+
+@pytest.mark.parametrize(("name", "op", "tname", "f", "df", "domain"), UNARY, ids=UNARY_IDS)
+def test_unary_closed_form(name, op, tname, f, df, domain) -> None:
+    x = _unary_input((4, 3), domain, seed=7)
+    t = t64(x)
+    y = op(t)
+    np.testing.assert_allclose(y.numpy(), f(x), rtol=1e-13, atol=1e-15)
+    cot = np.random.default_rng(2).standard_normal(x.shape)
+    np.testing.assert_allclose(grad_of(y, t, cot), cot * df(x), rtol=1e-12, atol=1e-15)
+    # PyTorch's grad_fn names, without its counter (ReluBackward0 -> ReluBackward)
+    assert y.grad_fn.name().lower() == type(y.grad_fn).__name__.lower() + "backward"
+
+
+@pytest.mark.parametrize(("name", "op", "tname", "f", "df", "domain"), UNARY, ids=UNARY_IDS)
+def test_unary_as_tensor_method(name, op, tname, f, df, domain) -> None:
+    x = _unary_input((3,), domain, seed=3)
+    t = cr.tensor(x)
+    if hasattr(cr.Tensor, name):
+        np.testing.assert_array_equal(getattr(t, name)().numpy(), op(t).numpy())
+
+
+def test_unary_fan_out() -> None:
+    """x feeds two ops and a product: its gradient is the sum of all paths (Branch)."""
+    (x,) = make_inputs([(3, 4)], seed=11)
+    check_op(lambda t: cr.exp(t) * cr.sin(t) + cr.sigmoid(t) * t,
+             [x], lambda t: torch.exp(t) * torch.sin(t) + torch.sigmoid(t) * t)
+    check_op(lambda t: cr.tanh(cr.tanh(t)) * cr.relu(t), [x],
+             lambda t: torch.tanh(torch.tanh(t)) * torch.relu(t))
+
+
+def test_floating_ops_promote_integers_to_the_default_dtype() -> None:
+    i = cr.tensor([1, 2, 4])
+    for op in (cr.exp, cr.log, cr.log1p, cr.sqrt, cr.sin, cr.cos, cr.tanh, cr.sigmoid):
+        out = op(i)
+        assert out.dtype == cr.float32, op
+        np.testing.assert_allclose(out.numpy(), op(cr.tensor([1.0, 2.0, 4.0])).numpy())
+    # piecewise ops keep integer dtypes, as in PyTorch
+    j = cr.tensor([-2, 0, 3])
+    assert cr.relu(j).dtype == cr.int64 and cr.relu(j).tolist() == [0, 0, 3]
+    assert cr.abs(j).dtype == cr.int64 and cr.abs(j).tolist() == [2, 0, 3]
+    assert cr.sign(j).tolist() == [-1, 0, 1]
+
+
+def test_unary_ops_reject_non_tensors() -> None:
+    with pytest.raises(TypeError, match="exp: expected a Tensor, got list"):
+        cr.exp([1.0, 2.0])
+    with pytest.raises(TypeError, match="relu: expected a Tensor, got float"):
+        cr.relu(1.0)
+
+
+# -- kinks and extremes ----------------------------------------------------------------
+
+
+def test_relu_gradient_is_zero_at_zero() -> None:
+    x = t64([-1.0, 0.0, 2.0])
+    y = cr.relu(x)
+    np.testing.assert_array_equal(grad_of(y, x), [0.0, 0.0, 1.0])
+    assert y.grad_fn.name() == "ReluBackward"  # PyTorch's name, without its counter
+
+
+def test_relu_gradient_ignores_inf_where_inactive() -> None:
+    # the mask selects the gradient (as PyTorch's threshold_backward): no 0 * inf = nan
+    x = t64([-1.0, 2.0])
+    np.testing.assert_array_equal(grad_of(cr.relu(x), x, np.array([np.inf, 1.0])), [0.0, 1.0])
+
+
+def test_abs_gradient_is_sign_with_zero_at_zero() -> None:
+    x = t64([-3.0, 0.0, 0.5])
+    np.testing.assert_array_equal(grad_of(cr.abs(x), x), [-1.0, 0.0, 1.0])
+    assert abs(x).grad_fn.name() == "AbsBackward"  # the operator goes through cr.abs
+
+
+def test_sign_values_and_zero_gradient() -> None:
+    x = t64([-3.0, 0.0, 0.5])
+    y = cr.sign(x)
+    np.testing.assert_array_equal(y.numpy(), [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(grad_of(y, x), [0.0, 0.0, 0.0])
+    assert cr.sign(cr.tensor([True, False])).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("dtype", [cr.float32, cr.float64])
+def test_sigmoid_is_finite_and_warning_free_at_extremes(dtype) -> None:
+    x = cr.tensor([-1e4, -300.0, -30.0, 0.0, 30.0, 300.0, 1e4], dtype=dtype, requires_grad=True)
+    with no_warnings():
+        y = cr.sigmoid(x)
+        (g,) = cr.autograd.grad(y, [x], cr.ones(7, dtype=dtype))
+    assert y.dtype == dtype and g.dtype == dtype
+    assert np.all(np.isfinite(y.numpy())) and np.all(np.isfinite(g.numpy()))
+    assert y.numpy()[0] == 0.0 and y.numpy()[-1] == 1.0 and y.numpy()[3] == 0.5
+    assert g.numpy()[0] == 0.0 and g.numpy()[-1] == 0.0 and g.numpy()[3] == 0.25
+    # small outputs keep their relative precision (1 + exp(-x), not 1 - something)
+    np.testing.assert_allclose(y.numpy()[2], np.exp(-30.0), rtol=1e-6)
+
+
+def test_sigmoid_matches_torch_at_extremes() -> None:
+    torch = pytest.importorskip("torch")
+    x = np.array([-800.0, -300.0, -40.0, -1.0, 0.0, 1.0, 40.0, 300.0, 800.0])
+    np.testing.assert_allclose(cr.sigmoid(cr.tensor(x)).numpy(),
+                               torch.sigmoid(torch.tensor(x)).numpy(), rtol=1e-15, atol=0)
+
+
+def test_tanh_saturates_without_warnings() -> None:
+    x = cr.tensor([-1e4, 1e4], requires_grad=True)
+    with no_warnings():
+        y = cr.tanh(x)
+        g = grad_of(y, x)
+    np.testing.assert_array_equal(y.numpy(), [-1.0, 1.0])
+    np.testing.assert_array_equal(g, [0.0, 0.0])
+
+
+def test_exp_overflows_to_inf_silently() -> None:
+    x = cr.tensor([1e4, -1e4, 0.0])
+    with no_warnings():
+        y = cr.exp(x)
+    np.testing.assert_array_equal(y.numpy(), [np.inf, 0.0, 1.0])
+    assert y.dtype == cr.float32
+
+
+def test_log_of_negative_and_zero_like_numpy_without_warnings() -> None:
+    x = t64([-1.0, 0.0, 1.0])
+    with no_warnings():
+        y = cr.log(x)
+        g = grad_of(y, x)
+        s = cr.sqrt(x)
+        gs = grad_of(s, x)
+        lp = cr.log1p(t64([-2.0, -1.0]))
+    assert np.isnan(y.numpy()[0]) and y.numpy()[1] == -np.inf and y.numpy()[2] == 0.0
+    np.testing.assert_array_equal(g, [-1.0, np.inf, 1.0])  # 1/x, as PyTorch
+    assert np.isnan(s.numpy()[0]) and s.numpy()[1] == 0.0
+    assert np.isnan(gs[0]) and gs[1] == np.inf and gs[2] == 0.5
+    assert np.isnan(lp.numpy()[0]) and lp.numpy()[1] == -np.inf
+
+
+def test_log_only_suppresses_warnings_inside_the_op() -> None:
+    cr.log(cr.tensor([-1.0]))
+    with pytest.warns(RuntimeWarning):  # NumPy's own setting is left as it was
+        np.log(np.array([-1.0]))
+
+
+# -- clamp -----------------------------------------------------------------------------
+
+
+def test_clamp_values_and_gradient_pass_at_the_bounds() -> None:
+    x = t64([-2.0, -1.0, 0.0, 1.0, 2.0, np.nan])
+    y = cr.clamp(x, -1.0, 1.0)
+    np.testing.assert_array_equal(y.numpy(), [-1.0, -1.0, 0.0, 1.0, 1.0, np.nan])
+    # PyTorch's convention: min <= x <= max passes the gradient, bounds included; NaN: 0
+    np.testing.assert_array_equal(grad_of(y, x), [0.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+
+
+def test_clamp_one_sided_and_min_above_max() -> None:
+    x = t64([-2.0, 0.0, 2.0])
+    np.testing.assert_array_equal(grad_of(cr.clamp(x, min=0.0), x), [0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(grad_of(cr.clamp(x, max=0.0), x), [1.0, 1.0, 0.0])
+    y = cr.clamp(x, min=1.0, max=-1.0)  # min > max: everything becomes max
+    np.testing.assert_array_equal(y.numpy(), [-1.0, -1.0, -1.0])
+    np.testing.assert_array_equal(grad_of(y, x), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(-0.5, 0.5), (None, 0.3), (-0.3, None), (0, 1)])
+def test_clamp_with_numbers_gradients_and_parity(lo, hi) -> None:
+    (x,) = make_inputs([(3, 4)], seed=4)
+    check_op(lambda t: cr.clamp(t, lo, hi), [x], lambda t: torch.clamp(t, lo, hi))
+
+
+@pytest.mark.parametrize(("sx", "slo", "shi"), [
+    ((3, 4), (3, 4), (3, 4)),
+    ((3, 4), (4,), (3, 1)),
+    ((4,), (3, 1), ()),
+    ((2, 1, 3), (4, 1), (3,)),
+])
+def test_clamp_with_tensor_bounds_broadcasts_and_differentiates_all(sx, slo, shi) -> None:
+    x, lo, hi = make_inputs([sx, slo, shi], seed=5)
+    lo, hi = lo - 0.6, hi + 0.6  # mostly lo < hi, some elements clipped by each
+    # PyTorch's own clamp backward fails when the bounds broadcast x to a larger shape
+    full = np.broadcast_shapes(sx, slo, shi) == sx
+    check_op(cr.clamp, [x, lo, hi], torch.clamp if torch is not None and full else None)
+    y = cr.clamp(cr.tensor(x), cr.tensor(lo), cr.tensor(hi))
+    np.testing.assert_array_equal(y.numpy(), np.minimum(np.maximum(x, lo), hi))
+
+
+def test_clamp_tensor_bounds_exact_rules() -> None:
+    # PyTorch's rule: x gets it inside [min, max], min where x < min < max, max where
+    # x > max or max < min
+    x, lo, hi = t64([0.0, 1.0, 5.0, 2.0]), t64([1.0, 1.0, 1.0, 4.0]), t64([3.0, 3.0, 3.0, 3.0])
+    y = cr.clamp(x, lo, hi)
+    np.testing.assert_array_equal(y.numpy(), [1.0, 1.0, 3.0, 3.0])
+    gx, glo, ghi = (g.numpy() for g in cr.autograd.grad(y, [x, lo, hi], cr.ones(4)))
+    np.testing.assert_array_equal(gx, [0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(glo, [1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(ghi, [0.0, 0.0, 1.0, 1.0])
+    # one-sided tensor bounds
+    y = cr.clamp(x, min=lo)
+    np.testing.assert_array_equal(grad_of(y, lo), [1.0, 0.0, 0.0, 1.0])
+
+
+def test_clamp_dtypes_and_methods() -> None:
+    i = cr.tensor([1, 2, 3])
+    assert cr.clamp(i, min=2).dtype == cr.int64
+    half = cr.clamp(i, min=1.5)
+    assert half.dtype == cr.float32 and half.tolist() == [1.5, 2.0, 3.0]
+    x = cr.tensor([-2.0, 0.5, 2.0])
+    assert cr.clamp(x, np.float64(-1), 1).dtype == cr.float32
+    np.testing.assert_array_equal(x.clamp(-1, 1).numpy(), [-1.0, 0.5, 1.0])
+    np.testing.assert_array_equal(x.clip(max=0).numpy(), [-2.0, 0.0, 0.0])
+    np.testing.assert_array_equal(cr.clip(x, 0, 1).numpy(), [0.0, 0.5, 1.0])
+
+
+def test_clamp_errors() -> None:
+    x = cr.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="clamp: at least one of 'min' or 'max'"):
+        cr.clamp(x)
+    with pytest.raises(ValueError, match=r"clamp: .*\(2,\).*\(3,\).*cannot be broadcast"):
+        cr.clamp(x, cr.zeros(3))
+
+
+# -- maximum / minimum -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sa", "sb"), BROADCAST_SHAPES)
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_broadcast_grid(name, sa, sb) -> None:
+    a, b = make_inputs([sa, sb], seed=8)
+    check_op(getattr(cr, name), [a, b], lambda p, q: getattr(torch, name)(p, q))
+
+
+def test_maximum_minimum_split_ties_half_and_half() -> None:
+    a, b = t64([1.0, 2.0, 3.0]), t64([1.0, 3.0, 2.0])
+    ga, gb = cr.autograd.grad(cr.maximum(a, b), [a, b], cr.ones(3, dtype=cr.float64))
+    np.testing.assert_array_equal(ga.numpy(), [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(gb.numpy(), [0.5, 1.0, 0.0])
+    ga, gb = cr.autograd.grad(cr.minimum(a, b), [a, b], cr.ones(3, dtype=cr.float64))
+    np.testing.assert_array_equal(ga.numpy(), [0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(gb.numpy(), [0.5, 0.0, 1.0])
+
+
+def test_maximum_ties_under_broadcasting_sum_back() -> None:
+    a, b = t64([[1.0, 2.0], [2.0, 1.0]]), t64([2.0])
+    ga, gb = cr.autograd.grad(cr.maximum(a, b), [a, b], cr.ones((2, 2), dtype=cr.float64))
+    np.testing.assert_array_equal(ga.numpy(), [[0.0, 0.5], [0.5, 0.0]])
+    np.testing.assert_array_equal(gb.numpy(), [1.0 + 0.5 + 0.5 + 1.0])
+
+
+def test_maximum_fan_out_and_nan() -> None:
+    (x,) = make_inputs([(3, 4)], seed=9)
+    check_op(lambda t: cr.maximum(t, t * 0.5), [x], lambda t: torch.maximum(t, t * 0.5))
+    # maximum(x, x): every element is a tie, the halves add up to the whole gradient
+    t = t64(x)
+    np.testing.assert_array_equal(grad_of(cr.maximum(t, t), t), np.ones((3, 4)))
+    a, b = t64([np.nan, 1.0]), t64([0.0, np.nan])
+    y = cr.maximum(a, b)
+    assert np.isnan(y.numpy()).all()  # NaN propagates, as in NumPy and PyTorch
+    ga, gb = cr.autograd.grad(y, [a, b], cr.ones(2, dtype=cr.float64))
+    np.testing.assert_array_equal(ga.numpy(), [1.0, 1.0])  # PyTorch's masks: no tie, no loss
+    np.testing.assert_array_equal(gb.numpy(), [1.0, 1.0])
+
+
+def test_maximum_dtypes_and_errors() -> None:
+    i, f = cr.tensor([1, 5]), cr.tensor([1.5, 0.5])
+    out = cr.maximum(i, f)
+    assert out.dtype == cr.float32 and out.tolist() == [1.5, 5.0]
+    assert cr.minimum(i, cr.tensor([3, 3])).dtype == cr.int64
+    assert cr.maximum(f, 1.0).tolist() == [1.5, 1.0]  # a number is accepted too
+    assert f.maximum(cr.tensor([2.0, 0.0])).tolist() == [2.0, 0.5]
+    with pytest.raises(ValueError, match=r"maximum: shapes \(2,\) and \(3,\) cannot be"):
+        cr.maximum(f, cr.ones(3))
+    with pytest.raises(ValueError, match=r"minimum: shapes \(2,\) and \(3,\) cannot be"):
+        cr.minimum(f, cr.ones(3))
+
+
+# -- where -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sc", "sa", "sb"), [
+    ((3, 4), (3, 4), (3, 4)),
+    ((3, 4), (4,), (3, 1)),
+    ((4,), (3, 4), ()),
+    ((2, 1, 4), (3, 1), (4,)),
+    ((), (2, 3), (2, 3)),
+])
+def test_where_broadcasts_among_all_three(sc, sa, sb) -> None:
+    cond = np.random.default_rng(1).standard_normal(sc) > 0
+    a, b = make_inputs([sa, sb], seed=10)
+    check_op(lambda p, q: cr.where(cr.tensor(cond), p, q), [a, b],
+             lambda p, q: torch.where(torch.tensor(cond), p, q))
+    expected = np.where(cond, a, b)
+    np.testing.assert_array_equal(cr.where(cond, cr.tensor(a), cr.tensor(b)).numpy(), expected)
+
+
+def test_where_gradient_goes_to_the_selected_side() -> None:
+    cond = cr.tensor([True, False, True])
+    a, b = t64([1.0, 2.0, 3.0]), t64([4.0, 5.0, 6.0])
+    y = cr.where(cond, a, b)
+    np.testing.assert_array_equal(y.numpy(), [1.0, 5.0, 3.0])
+    ga, gb = cr.autograd.grad(y, [a, b], cr.tensor([1.0, 2.0, 3.0], dtype=cr.float64))
+    np.testing.assert_array_equal(ga.numpy(), [1.0, 0.0, 3.0])
+    np.testing.assert_array_equal(gb.numpy(), [0.0, 2.0, 0.0])
+    # fan-out: both sides are the same tensor
+    np.testing.assert_array_equal(grad_of(cr.where(cond, a, a * 2), a), [1.0, 2.0, 1.0])
+    # a safe log: the unselected branch's inf/nan does not leak into the gradient
+    x = t64([1.0, 4.0])
+    np.testing.assert_array_equal(grad_of(cr.where(x > 2, x, 2.0), x), [0.0, 1.0])
+
+
+def test_where_numbers_dtypes_and_method() -> None:
+    cond = cr.tensor([True, False])
+    out = cr.where(cond, 1.0, 0.0)
+    assert out.dtype == cr.float32 and out.tolist() == [1.0, 0.0]
+    mixed = cr.where(cond, cr.tensor([1, 2]), 1.5)
+    assert mixed.dtype == cr.float32 and mixed.tolist() == [1.0, 1.5]
+    f = cr.tensor([1.0, 2.0])
+    assert cr.where(cond, f, 0).dtype == cr.float32
+    assert f.where(cond, cr.tensor([7.0, 8.0])).tolist() == [1.0, 8.0]
+    rows, cols = cr.where(cr.tensor([[True, False], [False, True]]))
+    assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1] and rows.dtype == cr.int64
+
+
+def test_where_errors() -> None:
+    with pytest.raises(TypeError, match="where: expected condition to be a boolean tensor.*"
+                                        "int64"):
+        cr.where(cr.tensor([1, 0]), cr.ones(2), cr.zeros(2))
+    with pytest.raises(ValueError, match=r"where: .*\(2,\).*\(3,\).*cannot be broadcast"):
+        cr.where(cr.tensor([True, False]), cr.ones(3), cr.zeros(3))
+
+
+# -- higher order through the masks, float32, documentation ------------------------------
+
+
+def test_second_derivatives_of_piecewise_ops() -> None:
+    (x,) = make_inputs([(5,)], seed=12)
+    # relu(x)^2 has second derivative 2 (x > 0); the masks are constants under create_graph
+    t = t64(x)
+    (g,) = cr.autograd.grad(cr.relu(t) * cr.relu(t), [t], cr.ones(5, dtype=cr.float64),
+                            create_graph=True)
+    (h,) = cr.autograd.grad(g, [t], cr.ones(5, dtype=cr.float64))
+    np.testing.assert_array_equal(h.numpy(), 2.0 * (x > 0))
+    assert cr.autograd.gradgradcheck(lambda p: cr.abs(p) * p, [t64(x)])
+    assert cr.autograd.gradgradcheck(lambda p: cr.clamp(p, -0.3, 0.3) * p, [t64(x)])
+
+
+def test_float32_stays_float32_for_every_op() -> None:
+    x = cr.tensor([0.5, 1.5, 2.5], requires_grad=True)
+    outs = [u[1](x) for u in UNARY]
+    outs += [cr.clamp(x, 1.0, 2.0), cr.clamp(x, cr.tensor(1.0), cr.tensor([2.0])),
+             cr.maximum(x, 1.0), cr.minimum(x, cr.ones(3)), cr.where(x > 1, x, 0.0),
+             cr.sign(x)]
+    for y in outs:
+        assert y.dtype == cr.float32, y.grad_fn
+        (g,) = cr.autograd.grad(y, [x], cr.ones(3))
+        assert g.dtype == cr.float32, y.grad_fn
+
+
+OPS = [cls for cls in vars(elementwise).values()
+       if isinstance(cls, type) and issubclass(cls, Op) and cls is not Op]
+RULE = re.compile(r"^d\w+ = \S.*\S  \(\S*\)( = \S+)?$")
+
+
+@pytest.mark.parametrize("cls", OPS, ids=[c.__name__ for c in OPS])
+def test_every_op_documents_its_rule_and_shapes(cls: type[Op]) -> None:
+    assert cls.__doc__ and cls.__doc__.strip().count("\n") == 0  # one-line summary
+    lines = inspect.cleandoc(cls.backward.__doc__).splitlines()
+    for line in lines:
+        assert RULE.match(line), f"{cls.__name__}: {line!r}"
+    params = [p for p in inspect.signature(cls.forward).parameters if p != "self"]
+    assert "Y" in cls.shapes
+    differentiable = set(cls.shapes) - {"Y"}
+    assert differentiable <= set(params), cls.__name__
+    assert len(lines) == len([p for p in differentiable if p != "condition"]), cls.__name__
+
+
+def test_public_names() -> None:
+    for name in elementwise.__all__:
+        assert getattr(cr, name) is getattr(elementwise, name), name
+    assert set(elementwise.__all__) >= {
+        "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clamp",
+        "maximum", "minimum", "where", "log1p", "sign",
+    }
