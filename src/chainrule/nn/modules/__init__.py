@@ -1,0 +1,31 @@
+"""The layers of ``cr.nn``: Module, containers, linear layers, activations, losses."""
+
+from chainrule.nn.modules.activation import (
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from chainrule.nn.modules.container import ModuleDict, ModuleList, Sequential
+from chainrule.nn.modules.dropout import Dropout
+from chainrule.nn.modules.flatten import Flatten
+from chainrule.nn.modules.linear import Bilinear, Identity, Linear
+from chainrule.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
+from chainrule.nn.modules.module import Module
+from chainrule.nn.modules.normalization import BatchNorm1d
+
+__all__ = [
+    "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Bilinear",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Dropout", "Flatten",
+    "BatchNorm1d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
+    "BCEWithLogitsLoss",
+]
