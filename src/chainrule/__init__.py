@@ -5,7 +5,8 @@
 graph node whose forward and backward stand side by side in :mod:`chainrule.ops`.
 """
 
-from chainrule import autograd
+# Subpackages that build on the names above come last.
+from chainrule import autograd, datasets, nn, optim, utils, viz  # noqa: E402, I001
 from chainrule.autograd import (
     enable_grad,
     is_grad_enabled,
@@ -29,6 +30,7 @@ from chainrule.dtypes import (
     set_default_dtype,
     uint8,
 )
+from chainrule.explain import explain  # noqa: E402
 from chainrule.ops import *  # noqa: F403
 from chainrule.random import (
     Generator,
@@ -39,8 +41,7 @@ from chainrule.random import (
     seed,
     set_rng_state,
 )
+from chainrule.serialization import CheckpointError, load, save
 from chainrule.tensor import Tensor, as_tensor, from_numpy, is_tensor, tensor
 
 __version__ = "0.1.0"
-from chainrule.serialization import CheckpointError, load, save
-from chainrule import datasets, utils  # noqa: E402

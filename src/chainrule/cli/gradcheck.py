@@ -1,0 +1,246 @@
+"""``chainrule gradcheck``: every built-in op's backward against finite differences.
+
+Each entry of :data:`OPS` names an op, a function of float64 tensors that applies it, and
+the shapes (and value range) of its inputs. For each, ``cr.autograd.gradcheck`` compares
+the full Jacobian that backward gives with central differences and decides ``ok``; the
+table also shows the largest absolute difference between the two gradients of
+``sum(v * f(inputs))`` for a random cotangent ``v``. The exit code is 1 if any op fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.cli.common import CLIError, non_negative_int
+
+__all__ = ["OPS", "OpCase", "CheckResult", "add_arguments", "check_op", "run"]
+
+
+def _F() -> Any:
+    from chainrule.nn import functional
+
+    return functional
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One row of the check: ``fn(*inputs)`` with inputs of ``shapes`` drawn in [low, high]."""
+
+    name: str
+    fn: Callable[..., Any]
+    shapes: tuple[tuple[int, ...], ...]
+    low: float = -2.0
+    high: float = 2.0
+
+
+_MASK = np.array([[1, 0, 1, 0], [0, 0, 1, 1], [1, 1, 0, 0]], dtype=bool)
+_CLASS_TARGET = np.array([1, 0, 4])  # class indices for 3 samples of 5 classes
+_PROB_TARGET = np.array([[0.0, 1.0, 0.3, 0.8], [1.0, 0.0, 0.5, 0.2], [0.6, 0.1, 1.0, 0.0]])
+POSITIVE = {"low": 0.5, "high": 2.0}
+
+#: The built-in ops, each checked on small float64 inputs (binary ops under broadcasting).
+OPS: list[OpCase] = [
+    # arithmetic (the seeds' add, multiply and 1/x nodes)
+    OpCase("add", lambda a, b: cr.add(a, b), ((2, 3, 4), (3, 1))),
+    OpCase("sub", lambda a, b: cr.sub(a, b), ((3, 4), (4,))),
+    OpCase("mul", lambda a, b: cr.mul(a, b), ((2, 3, 4), (3, 1))),
+    OpCase("div", lambda a, b: cr.div(a, b), ((3, 4), (4,)), **POSITIVE),
+    OpCase("neg", lambda a: cr.neg(a), ((3, 4),)),
+    OpCase("reciprocal", lambda a: cr.reciprocal(a), ((3, 4),), **POSITIVE),
+    OpCase("pow", lambda a, b: cr.pow(a, b), ((3, 4), (4,)), **POSITIVE),
+    # elementwise
+    OpCase("exp", lambda a: cr.exp(a), ((3, 4),)),
+    OpCase("log", lambda a: cr.log(a), ((3, 4),), **POSITIVE),
+    OpCase("sqrt", lambda a: cr.sqrt(a), ((3, 4),), **POSITIVE),
+    OpCase("abs", lambda a: cr.abs(a), ((3, 4),)),
+    OpCase("sin", lambda a: cr.sin(a), ((3, 4),)),
+    OpCase("cos", lambda a: cr.cos(a), ((3, 4),)),
+    OpCase("tanh", lambda a: cr.tanh(a), ((3, 4),)),
+    OpCase("sigmoid", lambda a: cr.sigmoid(a), ((3, 4),)),
+    OpCase("relu", lambda a: cr.relu(a), ((3, 4),)),
+    OpCase("clamp", lambda a: cr.clamp(a, min=-0.5, max=0.5), ((3, 4),)),
+    OpCase("maximum", lambda a, b: cr.maximum(a, b), ((3, 4), (4,))),
+    OpCase("minimum", lambda a, b: cr.minimum(a, b), ((3, 4), (4,))),
+    OpCase("where", lambda a, b: cr.where(cr.from_numpy(_MASK), a, b), ((3, 4), (3, 4))),
+    # reductions
+    OpCase("sum", lambda a: cr.sum(a, dim=1), ((3, 4),)),
+    OpCase("mean", lambda a: cr.mean(a, dim=(0, 2), keepdim=True), ((2, 3, 4),)),
+    OpCase("var", lambda a: cr.var(a, dim=1), ((3, 4),)),
+    OpCase("std", lambda a: cr.std(a, dim=0), ((3, 4),)),
+    OpCase("max", lambda a: cr.max(a, dim=1)[0], ((3, 4),)),
+    OpCase("min", lambda a: cr.min(a), ((3, 4),)),
+    OpCase("amax", lambda a: cr.amax(a, dim=(0, 1)), ((3, 4, 2),)),
+    OpCase("amin", lambda a: cr.amin(a, dim=-1, keepdim=True), ((3, 4),)),
+    OpCase("logsumexp", lambda a: cr.logsumexp(a, dim=1), ((3, 4),)),
+    OpCase("prod", lambda a: cr.prod(a, dim=1), ((3, 4),)),
+    # shape (the seeds' Repeat/Sum is expand and its adjoint)
+    OpCase("reshape", lambda a: cr.reshape(a, (2, 6)), ((3, 4),)),
+    OpCase("flatten", lambda a: cr.flatten(a, 1), ((2, 3, 4),)),
+    OpCase("squeeze", lambda a: cr.squeeze(a, 1), ((3, 1, 4),)),
+    OpCase("unsqueeze", lambda a: cr.unsqueeze(a, 0), ((3, 4),)),
+    OpCase("transpose", lambda a: cr.transpose(a, 0, 2), ((2, 3, 4),)),
+    OpCase("permute", lambda a: cr.permute(a, (2, 0, 1)), ((2, 3, 4),)),
+    OpCase("expand", lambda a: a.expand(2, 3, 4), ((3, 1),)),
+    OpCase("cat", lambda a, b: cr.cat([a, b], dim=0), ((2, 3), (4, 3))),
+    OpCase("stack", lambda a, b: cr.stack([a, b], dim=1), ((2, 3), (2, 3))),
+    OpCase("getitem", lambda a: a[1:, [0, 2, 2]], ((3, 4),)),
+    # linear algebra
+    OpCase("matmul", lambda a, b: cr.matmul(a, b), ((2, 3, 4), (4, 5))),
+    OpCase("mm", lambda a, b: cr.mm(a, b), ((3, 4), (4, 5))),
+    OpCase("bmm", lambda a, b: cr.bmm(a, b), ((2, 3, 4), (2, 4, 5))),
+    OpCase("outer", lambda a, b: cr.outer(a, b), ((3,), (4,))),
+    OpCase("einsum", lambda a, b: cr.einsum("bij,kj->bik", a, b), ((2, 3, 4), (5, 4))),
+    OpCase("linear", lambda x, w, b: _F().linear(x, w, b), ((3, 4), (5, 4), (5,))),
+    OpCase(
+        "bilinear", lambda x1, x2, w, b: _F().bilinear(x1, x2, w, b),
+        ((3, 2), (3, 4), (5, 2, 4), (5,)),
+    ),
+    # activations and losses (the seeds' Softmax-with-Loss)
+    OpCase("softmax", lambda a: _F().softmax(a, dim=1), ((3, 4),)),
+    OpCase("log_softmax", lambda a: _F().log_softmax(a, dim=1), ((3, 4),)),
+    OpCase(
+        "cross_entropy", lambda a: _F().cross_entropy(a, cr.from_numpy(_CLASS_TARGET)), ((3, 5),)
+    ),
+    OpCase("nll_loss", lambda a: _F().nll_loss(a, cr.from_numpy(_CLASS_TARGET)), ((3, 5),)),
+    OpCase("mse_loss", lambda a, b: _F().mse_loss(a, b), ((3, 4), (3, 4))),
+    OpCase(
+        "binary_cross_entropy",
+        lambda a: _F().binary_cross_entropy(a, cr.from_numpy(_PROB_TARGET)), ((3, 4),),
+        low=0.1, high=0.9,
+    ),
+    OpCase(
+        "binary_cross_entropy_with_logits",
+        lambda a: _F().binary_cross_entropy_with_logits(a, cr.from_numpy(_PROB_TARGET)),
+        ((3, 4),),
+    ),
+]
+
+
+@dataclass
+class CheckResult:
+    """The outcome for one op: ``ok`` from gradcheck, the largest gradient difference."""
+
+    case: OpCase
+    ok: bool
+    max_abs_error: float
+    message: str = ""
+    second_order: bool | None = None
+
+
+def _inputs(case: OpCase, rng: np.random.Generator) -> list[cr.Tensor]:
+    return [
+        cr.tensor(rng.uniform(case.low, case.high, shape), dtype=cr.float64, requires_grad=True)
+        for shape in case.shapes
+    ]
+
+
+def _vjp_error(case: OpCase, inputs: list[cr.Tensor], rng: np.random.Generator,
+               eps: float) -> float:
+    """max |autograd - finite differences| over the gradients of ``sum(v * f(inputs))``."""
+    out = case.fn(*inputs)
+    v = rng.standard_normal(out.shape)
+    analytical = cr.autograd.grad(
+        out, inputs, grad_outputs=cr.tensor(v, dtype=cr.float64), allow_unused=True
+    )
+    worst = 0.0
+    with cr.no_grad():
+        for x, g in zip(inputs, analytical, strict=True):
+            flat = x.numpy().reshape(-1)  # a view: perturbing it perturbs x
+            numerical = np.empty(flat.size)
+            for k in range(flat.size):
+                original = flat[k]
+                flat[k] = original + eps
+                plus = float((case.fn(*inputs).numpy() * v).sum())
+                flat[k] = original - eps
+                minus = float((case.fn(*inputs).numpy() * v).sum())
+                flat[k] = original
+                numerical[k] = (plus - minus) / (2 * eps)
+            got = np.zeros(flat.size) if g is None else g.numpy().reshape(-1)
+            worst = max(worst, float(np.abs(got - numerical).max(initial=0.0)))
+    return worst
+
+
+def check_op(
+    case: OpCase, seed: int = 0, eps: float = 1e-6, second_order: bool = False
+) -> CheckResult:
+    """Check one op: ``gradcheck`` (and ``gradgradcheck`` if asked) plus the VJP error."""
+    rng = np.random.default_rng(seed)
+    inputs = _inputs(case, rng)
+    error, ok, message = float("nan"), False, ""
+    try:
+        error = _vjp_error(case, inputs, rng, eps)
+        ok = cr.autograd.gradcheck(case.fn, inputs, eps=eps)
+    except Exception as e:  # a wrong gradient (GradcheckError), or an op that fails outright
+        message = f"{type(e).__name__}: {' '.join(str(e).split())}"
+    result = CheckResult(case, bool(ok), error, message)
+    if second_order:
+        try:
+            result.second_order = bool(cr.autograd.gradgradcheck(case.fn, inputs, eps=eps))
+        except Exception as e:
+            result.second_order = False
+            result.message = result.message or f"gradgradcheck: {' '.join(str(e).split())}"
+    return result
+
+
+def _shapes(case: OpCase) -> str:
+    return " ".join(str(tuple(shape)).replace(" ", "") for shape in case.shapes)
+
+
+def format_table(results: Sequence[CheckResult]) -> str:
+    """The results as a plain-text table: op, shapes, max abs error, ok."""
+    second = any(r.second_order is not None for r in results)
+    header = ["op", "shapes", "max abs error", "ok"] + (["2nd order"] if second else [])
+    rows = []
+    for r in results:
+        row = [r.case.name, _shapes(r.case), f"{r.max_abs_error:.2e}", "ok" if r.ok else "FAIL"]
+        if second:
+            row.append("ok" if r.second_order else "FAIL")
+        rows.append(row)
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
+             for row in (header, *rows)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--op", action="append", metavar="NAME", default=None,
+                        help="check only this op (repeatable; default: all)")
+    parser.add_argument("--second-order", action="store_true",
+                        help="also check second derivatives (gradgradcheck)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the random inputs (default: 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``chainrule gradcheck``; returns 1 if any op fails."""
+    cases = OPS
+    if args.op:
+        known = {case.name: case for case in OPS}
+        unknown = [name for name in args.op if name not in known]
+        if unknown:
+            raise CLIError(
+                f"--op: unknown op {', '.join(map(repr, unknown))}; known ops: "
+                f"{', '.join(known)}",
+                code=2,
+            )
+        cases = [known[name] for name in dict.fromkeys(args.op)]
+    began = time.perf_counter()
+    results = [check_op(case, args.seed, second_order=args.second_order) for case in cases]
+    print(format_table(results))
+    failed = [r for r in results if not r.ok or r.second_order is False]
+    print(
+        f"{len(results)} ops checked in float64 against central differences "
+        f"(eps=1e-6) in {time.perf_counter() - began:.1f} s: "
+        + (f"{len(failed)} failed" if failed else "all ok")
+    )
+    for r in failed:
+        print(f"  {r.case.name}: {r.message or 'gradcheck returned False'}")
+    return 1 if failed else 0
