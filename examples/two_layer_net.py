@@ -82,8 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         loss = forward_loss(X, W1, W2, Y)
         loss.backward()
         with cr.no_grad():
-            W1.sub_(args.lr * W1.grad)  # w -= lr * w.grad, in place
-            W2.sub_(args.lr * W2.grad)
+            W1 -= args.lr * W1.grad  # in place, as in PyTorch
+            W2 -= args.lr * W2.grad
         if step % max(1, args.steps // 10) == 0 or step == args.steps - 1:
             print(f"  step {step:4d}  loss {loss.item():.6g}")
     return 0

@@ -117,6 +117,41 @@ def test_inplace_methods_and_version_counter() -> None:
     np.testing.assert_allclose(t.numpy(), [2.0] * 3)
 
 
+def test_augmented_assignment_updates_in_place() -> None:
+    w = cr.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    (w * w).sum().backward()
+    memory, version = w.numpy(), w._version[0]
+    with cr.no_grad():
+        w -= 0.5 * w.grad  # the manual SGD step of the seeds' two-layer network
+        w *= 2
+        w += 1
+        w /= 4
+    assert w.numpy() is memory and w.is_leaf and w.requires_grad
+    assert w._version[0] == version + 4
+    np.testing.assert_allclose(w.numpy(), [0.25, 0.25, 0.25])
+    with pytest.raises(RuntimeError, match="__isub__.*leaf.*no_grad"):
+        w -= 1.0
+
+
+def test_augmented_assignment_on_a_graph_tensor_is_recorded() -> None:
+    a = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    b = a * 3
+    b *= a  # b = 3 a**2: history rebased onto the in-place product
+    b.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [6.0, 12.0])
+
+
+def test_integer_alpha_and_rounding_division() -> None:
+    x = cr.tensor([1, 2, 3])
+    x.add_(1, alpha=2)
+    assert x.tolist() == [3, 4, 5] and x.dtype == cr.int64
+    assert cr.tensor([1.0]).sub(cr.tensor([1.0]), alpha=3).tolist() == [-2.0]
+    y = cr.tensor([5.0, -7.0])
+    assert y.div(2, rounding_mode="floor").tolist() == [2.0, -4.0]
+    assert y.div(2, rounding_mode="trunc").tolist() == [2.0, -3.0]
+    assert y.square().tolist() == [25.0, 49.0] and y.sign().tolist() == [1.0, -1.0]
+
+
 def test_repr_like_pytorch() -> None:
     assert repr(cr.tensor([[1.0, 2.0]], requires_grad=True)) == (
         "tensor([[1., 2.]], requires_grad=True)"

@@ -431,20 +431,29 @@ class Tensor:
             raise _leaf_inplace_error(name)
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
-        if alpha != 1:
-            return self._inplace("add_", lambda t: _ops.add(t, _ops.mul(other, alpha)), other)
-        return self._inplace("add_", lambda t: _ops.add(t, other), other)
+        return self._inplace("add_", lambda t: _ops.add(t, other, alpha), other)
 
     def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
-        if alpha != 1:
-            return self._inplace("sub_", lambda t: _ops.sub(t, _ops.mul(other, alpha)), other)
-        return self._inplace("sub_", lambda t: _ops.sub(t, other), other)
+        return self._inplace("sub_", lambda t: _ops.sub(t, other, alpha), other)
 
     def mul_(self, other: Any) -> Tensor:
         return self._inplace("mul_", lambda t: _ops.mul(t, other), other)
 
     def div_(self, other: Any) -> Tensor:
         return self._inplace("div_", lambda t: _ops.div(t, other), other)
+
+    # ``x += y`` updates x in place, as in PyTorch (``w -= lr * w.grad`` under no_grad)
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace("__iadd__", lambda t: _ops.add(t, other), other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace("__isub__", lambda t: _ops.sub(t, other), other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace("__imul__", lambda t: _ops.mul(t, other), other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace("__itruediv__", lambda t: _ops.div(t, other), other)
 
     def pow_(self, other: Any) -> Tensor:
         return self._inplace("pow_", lambda t: _ops.pow(t, other), other)
@@ -490,16 +499,25 @@ class Tensor:
 
     # -- operations as methods (see chainrule.ops for the rules) ----------------------
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
-        return _ops.add(self, other if alpha == 1 else _ops.mul(other, alpha))
+        return _ops.add(self, other, alpha)
 
     def sub(self, other: Any, alpha: Any = 1) -> Tensor:
-        return _ops.sub(self, other if alpha == 1 else _ops.mul(other, alpha))
+        return _ops.sub(self, other, alpha)
 
     def mul(self, other: Any) -> Tensor:
         return _ops.mul(self, other)
 
-    def div(self, other: Any) -> Tensor:
-        return _ops.div(self, other)
+    def div(self, other: Any, rounding_mode: str | None = None) -> Tensor:
+        return _ops.div(self, other, rounding_mode=rounding_mode)
+
+    def square(self) -> Tensor:
+        return _ops.square(self)
+
+    def log1p(self) -> Tensor:
+        return _ops.log1p(self)
+
+    def sign(self) -> Tensor:
+        return _ops.sign(self)
 
     def neg(self) -> Tensor:
         return _ops.neg(self)
@@ -683,21 +701,33 @@ def _format_tensor(t: Tensor) -> str:
     a = t.data
     prefix = "tensor("
     if a.dtype.kind == "f":
-        finite = a[np.isfinite(a)]
-        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        big = finite.size and (np.abs(finite).max() >= 1e8 or
-                               (np.abs(finite[finite != 0]).min(initial=1.0) < 1e-4))
-        if big:
-            def fmt(x: float) -> str:
-                return f"{x:.4e}"
+        # PyTorch's choices: scientific notation when the nonzero magnitudes span more
+        # than 1000x or leave [1e-4, 1e8); integral values print as "1."
+        finite = np.abs(a[np.isfinite(a)]).astype(np.float64)
+        nonzero = finite[finite != 0]
+        integral = bool(np.all(finite == np.round(finite)))
+        sci = nonzero.size > 0 and (
+            nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8
+            or (not integral and nonzero.min() < 1e-4)
+        )
+        if sci:
+            spec = "{:.4e}"
         elif integral:
-            def fmt(x: float) -> str:
-                return f"{x:.0f}." if np.isfinite(x) else str(x)
+            spec = "{:.0f}."
         else:
-            def fmt(x: float) -> str:
-                return f"{x:.4f}" if np.isfinite(x) else str(x)
+            spec = "{:.4f}"
+
+        def text(x: float) -> str:
+            return spec.format(x) if np.isfinite(x) else str(float(x))
+
+        # the widest entry is the largest, the most negative or a nan/inf
+        fin = a[np.isfinite(a)]
+        edge = [fin.max(), fin.min()] if fin.size else []
+        edge += [x for x in (np.nan, np.inf, -np.inf) if np.isin(x, a).any()] if a.size else []
+        width = max((len(text(x)) for x in edge), default=0)
         body = np.array2string(
-            a, separator=", ", prefix=prefix, formatter={"float_kind": fmt}, threshold=1000
+            a, separator=", ", prefix=prefix, threshold=1000,
+            formatter={"float_kind": lambda x: text(x).rjust(width)},
         )
     else:
         body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000)
