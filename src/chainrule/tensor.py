@@ -228,6 +228,14 @@ class Tensor:
         inputs: Sequence[Tensor] | None = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``)."""
+        if (gradient is None and not create_graph and inputs is None and self.grad_fn is not None
+                and self.data.size == 1):
+            # the common ``loss.backward()``: seed dL/dL = 1 and run the engine directly
+            from chainrule.autograd.engine import run_backward
+
+            one = np.ones(self.data.shape, self.data.dtype)
+            run_backward((self,), (one,), bool(retain_graph), False)
+            return
         from chainrule.autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs)

@@ -43,6 +43,19 @@ def _norm_or_ref(g: Any) -> Any:
     return _norm(a)
 
 
+_TENSOR: Any = None
+
+
+def _tensor_class() -> Any:
+    """chainrule.tensor.Tensor (imported late: the tensor module imports this one)."""
+    global _TENSOR
+    if _TENSOR is None:
+        from chainrule.tensor import Tensor
+
+        _TENSOR = Tensor
+    return _TENSOR
+
+
 def _freed_error(node: Node) -> RuntimeError:
     return RuntimeError(
         f"Trying to backward through the graph a second time (at {node.name()}): its saved "
@@ -86,7 +99,7 @@ def run_backward(
     otherwise the gradients of ``inputs`` are returned and no ``.grad`` changes
     (``autograd.grad``). Gradients are ndarrays, or Tensors when ``create_graph``.
     """
-    from chainrule.tensor import Tensor
+    Tensor = _tensor_class()
 
     # Targets captured for autograd.grad: leaf tensors by id, non-leaves by (node, nr).
     capture: dict[Any, int] = {}
@@ -154,7 +167,13 @@ def run_backward(
                 for g in grads:
                     owned.discard(id(g))
             if norms:
-                node.grad_norms = [_norm_or_ref(g) for g in grads]
+                if len(grads) == 1:
+                    g = grads[0]
+                    node.grad_norms = [
+                        g if type(g) is np.ndarray and g.size <= SMALL_GRAD else _norm_or_ref(g)
+                    ]
+                else:
+                    node.grad_norms = [_norm_or_ref(g) for g in grads]
             if node.retained:
                 for ref, nr in node.retained:
                     t = ref()
@@ -171,8 +190,9 @@ def run_backward(
                 for i, v in versions:
                     if saved[i]._version[0] != v:
                         node.check_versions()  # raises, naming the tensor
-            if node._out_version is not None:
-                node.check_versions()
+            out_version = node._out_version
+            if out_version is not None and out_version[0][0] != out_version[1]:
+                node.check_versions()  # raises: the output was changed in place
             if node.single_output:
                 g = grads[0]
                 if g is None:
@@ -235,7 +255,11 @@ def run_backward(
                         or g.dtype != target.data.dtype
                     ):
                         g = _check_grad(node, i, g, shapes[i], target.data.dtype)
-                    _add_leaf(leaf_grads, target, g, owned, create_graph)
+                    entry = leaf_grads.get(id(target))
+                    if entry is None:
+                        leaf_grads[id(target)] = [target, g]
+                    else:
+                        entry[1] = _sum(entry[1], g, owned, create_graph)
             if not retain_graph:
                 node.__dict__.clear()  # release saved values; shapes stay for explain
                 node.freed = True
@@ -244,16 +268,26 @@ def run_backward(
 
     # 3. leaves: accumulate into .grad, or hand back to autograd.grad
     in_grads = grads = g = None  # drop the loop's references (see _exclusive)
-    for entry in leaf_grads.values():
-        t = entry[0]
-        if capture:
-            k = capture.get(id(t))
+    if capture:
+        for entry in leaf_grads.values():
+            k = capture.get(id(entry[0]))
             if k is not None:
                 captured[k] = entry[1]
-        else:
-            if t.grad is None and not create_graph and not _exclusive(entry):
-                entry[1] = entry[1].copy()
-            _accumulate_leaf(t, entry[1], create_graph)
+    else:
+        make = Tensor._make
+        getrefcount = sys.getrefcount
+        for entry in leaf_grads.values():
+            t = entry[0]
+            if t.grad is None and not create_graph:
+                # _exclusive(entry), inlined: adopt a fresh array, else copy it
+                g = entry[1]
+                if (type(g) is not np.ndarray or g.base is not None
+                        or not g.flags.writeable or getrefcount(g) > 3):
+                    g = g.copy()
+                t.grad = make(g, False)
+                g = None
+            else:
+                _accumulate_leaf(t, entry[1], create_graph)
     if inputs is None:
         return None
     for k, g in enumerate(captured):
@@ -291,8 +325,7 @@ def _add_leaf(leaf_grads: dict[int, list[Any]], t: Any, g: Any, owned: set[int],
 
 
 def _set_grad(t: Any, g: Any) -> None:
-    from chainrule.tensor import Tensor
-
+    Tensor = _tensor_class()
     t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False)
 
 
@@ -312,8 +345,7 @@ def _exclusive(entry: list[Any]) -> bool:
 
 
 def _accumulate_leaf(t: Any, g: Any, create_graph: bool) -> None:
-    from chainrule.tensor import Tensor
-
+    Tensor = _tensor_class()
     if t.grad is None:
         t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False)
     elif create_graph or isinstance(g, Tensor):

@@ -204,18 +204,16 @@ class Op(Node):
             return Tensor._make(out, False, None, 0)
         edges = []
         needs = []
-        shapes = []
-        for x, a in zip(inputs, arrays, strict=True):
+        for x in inputs:
             if isinstance(x, Tensor) and x.requires_grad:
                 edges.append((x.grad_fn or x, x._output_nr))
                 needs.append(True)
             else:
                 edges.append(None)
                 needs.append(False)
-            shapes.append(a.shape if type(a) is np.ndarray else ())
         node.next_edges = edges
         node.needs_input_grad = needs
-        node.input_shapes = shapes
+        node.input_shapes = [a.shape if type(a) is np.ndarray else () for a in arrays]
         node.out_shapes = (out.shape,)
         node.seq = next(_sequence)
         node.grad_norms = None

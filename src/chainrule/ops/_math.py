@@ -62,6 +62,10 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(data(cond), a, b)
 
 
+_WORDS = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32,
+          np.dtype(np.float64): np.int64}
+
+
 def keep(x: Any, mask: np.ndarray) -> Any:
     """``x`` where ``mask`` is true, else exactly 0: ``where(mask, x, 0)``, fast.
 
@@ -70,10 +74,11 @@ def keep(x: Any, mask: np.ndarray) -> Any:
     product, an inf or NaN in ``x`` where the mask is false still gives 0, as PyTorch's
     ``threshold_backward`` does.
     """
-    if type(x) is np.ndarray and x.ndim and x.dtype.kind == "f" and x.shape == mask.shape:
-        words = np.dtype(f"i{x.dtype.itemsize}")
-        # -True is -1 (all bits set) in int8; bitwise_and sign-extends it to ``words``
-        return np.bitwise_and(x.view(words), -mask.view(np.int8)).view(x.dtype)
+    if type(x) is np.ndarray and x.shape == mask.shape and x.ndim:
+        words = _WORDS.get(x.dtype)
+        if words is not None:
+            # -True is -1 (all bits set) in int8; bitwise_and sign-extends it to ``words``
+            return np.bitwise_and(x.view(words), np.negative(mask.view(np.int8))).view(x.dtype)
     return where(mask, x, 0)
 
 

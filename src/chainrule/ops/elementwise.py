@@ -176,7 +176,7 @@ class ReLU(Op):
     def backward(self, dY: Any) -> Any:
         """dx = dY * (x > 0)  (*) = (*)(*)"""
         # Y > 0 exactly where x > 0; at x = 0 the gradient is 0, as in PyTorch
-        return _math.keep(dY, _math.data(self.output()) > 0)
+        return _math.keep(dY, self._out_data > 0)
 
 
 class Abs(Op):

@@ -33,8 +33,11 @@ def _reduce(loss: np.ndarray, reduction: str, denom: Any = None) -> np.ndarray:
     total = loss.sum()
     if reduction == "sum":
         return total
+    n = loss.size if denom is None else denom
+    if type(n) is int and n > 0:
+        return total / n
     with np.errstate(divide="ignore", invalid="ignore"):  # empty or all ignored: nan
-        return total / (loss.size if denom is None else denom)
+        return total / n
 
 
 class _Loss(Op):

@@ -84,10 +84,22 @@ class SGD(Optimizer):
             weight_decay = float(group["weight_decay"])
             nesterov = bool(group["nesterov"])
             maximize = bool(group["maximize"])
+            plain = weight_decay == 0 and not maximize and dampening == 0 and not nesterov
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 a = p.data
+                buf = self.state[p].get("momentum_buffer") if plain and momentum != 0 else None
+                if buf is not None:
+                    # the common case, inlined: buf = momentum * buf + g; p -= lr * buf
+                    b = buf.data
+                    np.multiply(b, momentum, out=b)
+                    np.add(b, p.grad.data, out=b)
+                    # small arrays: a temporary is cheaper than fetching the scratch buffer
+                    step = self._scratch(a, 0) if a.size > 65536 else None
+                    np.add(a, np.multiply(b, -lr, out=step), out=a)
+                    p._version[0] += 1
+                    continue
                 scratch = self._scratch(a, 0)
                 d = self._grad_for_update(a, p.grad.data, weight_decay, maximize, scratch)
                 if momentum != 0:
