@@ -483,3 +483,22 @@ def test_bilinear_model() -> None:
     ]
     assert row.symbols == {"N": 8, "in1": 5, "in2": 6, "out": 3}
     assert row.grad_norms[0] == pytest.approx(np.sqrt(8 * 3))
+
+
+def test_linear_without_bias_has_no_bias_rule() -> None:
+    model = nn.Linear(3, 4, bias=False)
+    y = model(cr.randn(5, 3, requires_grad=True)).sum()
+    y.backward()
+    row = next(r for r in explain(y).rows if r.op == "Linear")
+    assert [r.grad for r in row.rules] == ["dX", "dW"]
+
+
+def test_batched_linear_folds_batch_dimensions_into_n() -> None:
+    """A (2,5,3) input is used as (10,3): the rules show N = 10, not a symbol."""
+    x = cr.randn(2, 5, 3, requires_grad=True)
+    y = nn.Linear(3, 4)(x).sum()
+    y.backward()
+    row = next(r for r in explain(y).rows if r.op == "Linear")
+    text = {r.grad: str(r) for r in row.rules}
+    assert text["dX"].endswith("(10,3) = (10,4)(4,3)")
+    assert text["dW"].endswith("(4,3) = (4,10)(10,3)")

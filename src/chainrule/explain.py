@@ -21,6 +21,7 @@ import copy
 import heapq
 import html
 import inspect
+import math
 import operator
 import re
 from collections.abc import Iterator, Mapping
@@ -99,13 +100,21 @@ def _split(tokens: list[Token], shape: Shape) -> list[tuple[Token, Any]] | None:
     return pairs
 
 
-def unify(tokens: list[Token], shape: Shape, binds: dict[str, Any], conflicts: set[str]) -> bool:
+def unify(tokens: list[Token], shape: Shape, binds: dict[str, Any], conflicts: set[str],
+          fold: bool = False) -> bool:
     """Bind the symbols of ``tokens`` to the dimensions of the real ``shape``.
 
     Symbols already bound to another value become conflicting and are unbound (shown
     symbolically). Returns False, binding nothing, when the structure does not match.
+    With ``fold`` (ops that fold batch dimensions into N, as Linear does), a shape with
+    more leading dimensions than ``tokens`` binds the first symbol to their product.
     """
-    pairs = _split(tokens, tuple(shape))
+    shape = tuple(shape)
+    if (fold and tokens and tokens[0][0] == "sym" and len(shape) > len(tokens)
+            and not any(t[0] == "star" for t in tokens)):
+        k = len(shape) - len(tokens) + 1
+        shape = (math.prod(shape[:k]),) + shape[k:]
+    pairs = _split(tokens, shape)
     if pairs is None:
         return False
     if any(kind == "int" and value != dim for (kind, value), dim in pairs):
@@ -303,6 +312,7 @@ class _OpInfo:
     rules: tuple[_RuleSpec, ...]
     shapes: dict[str, list[Token]]  # parsed ``shapes`` attribute
     symbolic: dict[str, str]  # the ``shapes`` attribute as written
+    folds_batch: bool = False  # the op folds extra leading dimensions into its first symbol
 
 
 _INFO: dict[type, _OpInfo] = {}
@@ -346,7 +356,8 @@ def _op_info(node: Node) -> _OpInfo:
         if tokens is not None:
             parsed[key] = tokens
     all_names = list(names) + ([variadic] if variadic else [])
-    info = _OpInfo(names, variadic, tuple(parse_rules(doc, all_names)), parsed, symbolic)
+    info = _OpInfo(names, variadic, tuple(parse_rules(doc, all_names)), parsed, symbolic,
+                   bool(getattr(owner, "folds_batch", False)))
     _INFO[cls] = info
     return info
 
@@ -591,10 +602,12 @@ def _bind(
     matched = {}
     for name, shape in operands:
         tokens = info.shapes.get(name)
-        if tokens is not None and unify(tokens, shape, binds, conflicts):
+        if tokens is not None and unify(tokens, shape, binds, conflicts, info.folds_batch):
             matched[name] = tokens
     rules = []
     for spec in info.rules:
+        if spec.operand in info.names and spec.operand not in names:
+            continue  # an optional input this node did not get (Linear without bias)
         index = names.index(spec.operand) if spec.operand in names else None
         real, bound = substitute_equation(spec.shapes, binds) if spec.shapes else ("", False)
         needed = index is None or needs[index]

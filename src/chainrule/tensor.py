@@ -53,6 +53,7 @@ class Tensor:
     grad: Tensor | None = None
     _output_nr = 0
     _retains_grad = False
+    _hooks: list[Any] | None = None  # a leaf's gradient hooks (Tensor.register_hook)
 
     __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
 
@@ -240,8 +241,31 @@ class Tensor:
 
         backward(self, gradient, retain_graph, create_graph, inputs)
 
-    def register_hook(self, hook: Any) -> None:
-        raise NotImplementedError("register_hook is not supported yet")
+    def register_hook(self, hook: Any) -> RemovableHandle:
+        """Call ``hook(grad)`` each time this tensor's gradient is computed, as PyTorch.
+
+        The hook may return a Tensor (or array) of the same shape to use in place of the
+        gradient, or None to leave it. A leaf's hooks run before its ``.grad``
+        accumulates. Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_hook: cannot register a hook on a tensor that doesn't require "
+                "gradient"
+            )
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks, entry = self._hooks, hook
+        else:
+            fn = self.grad_fn
+            if fn.hooks is None:
+                fn.hooks = []
+            hooks, entry = fn.hooks, (self._output_nr, hook)
+        hooks.append(entry)
+        return RemovableHandle(hooks, entry)
 
     # -- conversion -----------------------------------------------------------------
     def clone(self) -> Tensor:
@@ -702,6 +726,19 @@ class Tensor:
         if self.data.ndim == 0 and spec:
             return format(self.item(), spec)
         return repr(self)
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``: ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list[Any], entry: Any) -> None:
+        self._hooks, self._entry = hooks, entry
+
+    def remove(self) -> None:
+        for i, e in enumerate(self._hooks):
+            if e is self._entry:
+                del self._hooks[i]
+                return
 
 
 def _format_tensor(t: Tensor) -> str:

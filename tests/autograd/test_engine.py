@@ -189,7 +189,7 @@ def test_graph_buffers_are_released_after_backward() -> None:
     assert node._saved_inputs is not None
     y.backward(cr.ones(2, dtype=cr.float64))
     assert node.freed and node._saved_inputs is None
-    assert node.input_shapes == [(2,), (2,)]  # shapes stay for explain
+    assert node.input_shapes == ((2,), (2,))  # shapes stay for explain
 
 
 def test_no_gradient_computed_for_inputs_that_need_none() -> None:

@@ -255,7 +255,7 @@ def test_linear_first_layer_skips_input_gradient() -> None:
     w = cr.tensor(np.ones((2, 3), np.float32), requires_grad=True)
     b = cr.tensor(np.zeros(2, np.float32), requires_grad=True)
     y = cr.linear(x, w, b)
-    assert y.grad_fn.needs_input_grad == [False, True, True]
+    assert y.grad_fn.needs_input_grad == (False, True, True)
     y.backward(cr.ones(4, 2))
     assert x.grad is None and w.grad.dtype == cr.float32 and b.grad.dtype == cr.float32
     np.testing.assert_allclose(w.grad.numpy(), np.full((2, 3), 4.0))

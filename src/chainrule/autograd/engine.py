@@ -166,6 +166,8 @@ def run_backward(
             if owned:
                 for g in grads:
                     owned.discard(id(g))
+            if node.hooks:
+                _run_node_hooks(node, grads, create_graph)
             if norms:
                 if len(grads) == 1:
                     g = grads[0]
@@ -268,6 +270,10 @@ def run_backward(
 
     # 3. leaves: accumulate into .grad, or hand back to autograd.grad
     in_grads = grads = g = None  # drop the loop's references (see _exclusive)
+    for entry in leaf_grads.values():
+        if entry[0]._hooks:
+            t = entry[0]
+            entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
     if capture:
         for entry in leaf_grads.values():
             k = capture.get(id(entry[0]))
@@ -297,6 +303,46 @@ def run_backward(
                 "pass allow_unused=True to get None for it"
             )
     return captured
+
+
+def _run_hooks(hooks: list[Any], g: Any, shape: tuple[int, ...], dtype: Any,
+               create_graph: bool) -> Any:
+    """Pass a tensor's gradient ``g`` through its hooks (each may replace it)."""
+    Tensor = _tensor_class()
+    for hook in list(hooks):
+        arg = g if isinstance(g, Tensor) else Tensor._make(g, False)
+        new = hook(arg)
+        if new is None:
+            continue
+        data = new.data if isinstance(new, Tensor) else np.asarray(new)
+        if data.shape != tuple(shape):
+            raise RuntimeError(
+                f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                f"{tuple(data.shape)} for a tensor of shape {tuple(shape)}"
+            )
+        if data.dtype != dtype:
+            data = data.astype(dtype)
+        if create_graph and isinstance(new, Tensor):
+            g = new
+        elif create_graph:
+            g = Tensor._make(data, False)
+        else:
+            # a copy: the engine may add into this array in place
+            g = data.copy() if data is _data_of(g) or isinstance(new, Tensor) else data
+    return g
+
+
+def _data_of(g: Any) -> Any:
+    return g if isinstance(g, np.ndarray) else g.data
+
+
+def _run_node_hooks(node: Node, grads: list[Any], create_graph: bool) -> None:
+    """Hooks of non-leaf tensors: registered on their grad_fn with the output number."""
+    for nr, hook in list(node.hooks):
+        g = grads[nr]
+        if g is not None:
+            grads[nr] = _run_hooks([hook], g, node.out_shapes[nr], _data_of(g).dtype,
+                                   create_graph)
 
 
 def _sum(old: Any, g: Any, owned: set[int], create_graph: bool) -> Any:

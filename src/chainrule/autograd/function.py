@@ -68,6 +68,7 @@ class Node:
     freed = False
     create_graph = False
     retained: list[Any] | None = None
+    hooks: list[Any] | None = None  # [output_nr, hook] pairs of Tensor.register_hook
     _saved_inputs: list[Any] | None = None
     _saved_versions: Any = ()
     _out_data: np.ndarray | None = None
@@ -184,47 +185,96 @@ class Op(Node):
 
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
-        """Run the forward on the inputs' arrays and, if needed, record this node."""
-        record = False
-        arrays = []
-        for x in inputs:
-            if isinstance(x, Tensor):
-                arrays.append(x.data)
-                if x.requires_grad:
-                    record = True
+        """Run the forward on the inputs' arrays and, if needed, record this node.
+
+        The node's bookkeeping is kept in tuples (edges, flags, shapes): after one pass of
+        Python's cyclic GC, tuples of plain values are no longer tracked, which keeps
+        collections cheap on deep graphs. One and two inputs take an unrolled path.
+        """
+        n = len(inputs)
+        if n == 2:
+            x0, x1 = inputs
+            if isinstance(x0, Tensor):
+                a0, r0 = x0.data, x0.requires_grad
             else:
-                arrays.append(x)
-        node = cls.__new__(cls)
-        out = node.forward(*arrays, **kwargs)
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)
-        if _anomaly.enabled:
-            _anomaly.check_forward(node, out)
-        if not (record and GradMode.enabled):
-            return Tensor._make(out, False, None, 0)
-        edges = []
-        needs = []
-        for x in inputs:
-            if isinstance(x, Tensor) and x.requires_grad:
-                edges.append((x.grad_fn or x, x._output_nr))
-                needs.append(True)
+                a0, r0 = x0, False
+            if isinstance(x1, Tensor):
+                a1, r1 = x1.data, x1.requires_grad
             else:
-                edges.append(None)
-                needs.append(False)
-        node.next_edges = edges
-        node.needs_input_grad = needs
-        node.input_shapes = [a.shape if type(a) is np.ndarray else () for a in arrays]
+                a1, r1 = x1, False
+            node = cls.__new__(cls)
+            out = node.forward(a0, a1, **kwargs)
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            if _anomaly.enabled:
+                _anomaly.check_forward(node, out)
+            if not ((r0 or r1) and GradMode.enabled):
+                return Tensor._make(out, False, None, 0)
+            node.next_edges = (
+                (x0.grad_fn or x0, x0._output_nr) if r0 else None,
+                (x1.grad_fn or x1, x1._output_nr) if r1 else None,
+            )
+            node.needs_input_grad = (r0, r1)
+            node.input_shapes = (
+                a0.shape if type(a0) is np.ndarray else (),
+                a1.shape if type(a1) is np.ndarray else (),
+            )
+        elif n == 1:
+            (x0,) = inputs
+            if isinstance(x0, Tensor):
+                a0, r0 = x0.data, x0.requires_grad
+            else:
+                a0, r0 = x0, False
+            node = cls.__new__(cls)
+            out = node.forward(a0, **kwargs)
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            if _anomaly.enabled:
+                _anomaly.check_forward(node, out)
+            if not (r0 and GradMode.enabled):
+                return Tensor._make(out, False, None, 0)
+            node.next_edges = ((x0.grad_fn or x0, x0._output_nr),)
+            node.needs_input_grad = (True,)
+            node.input_shapes = (a0.shape if type(a0) is np.ndarray else (),)
+        else:
+            record = False
+            arrays = []
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    arrays.append(x.data)
+                    if x.requires_grad:
+                        record = True
+                else:
+                    arrays.append(x)
+            node = cls.__new__(cls)
+            out = node.forward(*arrays, **kwargs)
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            if _anomaly.enabled:
+                _anomaly.check_forward(node, out)
+            if not (record and GradMode.enabled):
+                return Tensor._make(out, False, None, 0)
+            node.next_edges = tuple(
+                (x.grad_fn or x, x._output_nr)
+                if isinstance(x, Tensor) and x.requires_grad else None
+                for x in inputs
+            )
+            node.needs_input_grad = tuple(e is not None for e in node.next_edges)
+            node.input_shapes = tuple(a.shape if type(a) is np.ndarray else () for a in arrays)
         node.out_shapes = (out.shape,)
         node.seq = next(_sequence)
         node.grad_norms = None
-        if cls.save_inputs:
+        save = cls.save_inputs
+        if save:
             node._saved_inputs = inputs
-            versions = []
-            for i in cls.save_inputs:
-                x = inputs[i]
-                if isinstance(x, Tensor):
-                    versions.append((i, x._version[0]))
-            node._saved_versions = versions
+            if save == (0, 1):
+                node._saved_versions = tuple(
+                    (i, x._version[0]) for i, x in enumerate(inputs) if isinstance(x, Tensor)
+                )
+            else:
+                node._saved_versions = tuple(
+                    (i, inputs[i]._version[0]) for i in save if isinstance(inputs[i], Tensor)
+                )
         result = Tensor._make(out, True, node, 0)
         if cls.save_output:
             node._out_data = out

@@ -312,6 +312,7 @@ class Linear(Op):
 
     save_inputs = (0, 1)
     shapes = {"X": "(N,in)", "W": "(out,in)", "b": "(out,)", "Y": "(N,out)"}
+    folds_batch = True  # X of shape (*, in) is used as (N, in) with N = prod(*)
 
     def forward(self, X: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         _check_linear(X, W, b)
@@ -385,6 +386,7 @@ class Bilinear(Op):
     save_inputs = (0, 1, 2)
     shapes = {"x1": "(N,in1)", "x2": "(N,in2)", "A": "(out,in1,in2)", "b": "(out,)",
               "Y": "(N,out)"}
+    folds_batch = True
 
     def forward(self, x1: np.ndarray, x2: np.ndarray, A: np.ndarray,
                 b: np.ndarray | None = None) -> np.ndarray:
