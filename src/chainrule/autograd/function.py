@@ -254,27 +254,32 @@ class Op(Node):
                 _anomaly.check_forward(node, out)
             if not (record and GradMode.enabled):
                 return Tensor._make(out, False, None, 0)
-            node.next_edges = tuple(
-                (x.grad_fn or x, x._output_nr)
-                if isinstance(x, Tensor) and x.requires_grad else None
-                for x in inputs
-            )
-            node.needs_input_grad = tuple(e is not None for e in node.next_edges)
-            node.input_shapes = tuple(a.shape if type(a) is np.ndarray else () for a in arrays)
+            edges = []
+            needs = []
+            shapes = []
+            for x, a in zip(inputs, arrays, strict=True):
+                if isinstance(x, Tensor) and x.requires_grad:
+                    edges.append((x.grad_fn or x, x._output_nr))
+                    needs.append(True)
+                else:
+                    edges.append(None)
+                    needs.append(False)
+                shapes.append(a.shape if type(a) is np.ndarray else ())
+            node.next_edges = tuple(edges)
+            node.needs_input_grad = tuple(needs)
+            node.input_shapes = tuple(shapes)
         node.out_shapes = (out.shape,)
         node.seq = next(_sequence)
         node.grad_norms = None
         save = cls.save_inputs
         if save:
             node._saved_inputs = inputs
-            if save == (0, 1):
-                node._saved_versions = tuple(
-                    (i, x._version[0]) for i, x in enumerate(inputs) if isinstance(x, Tensor)
-                )
-            else:
-                node._saved_versions = tuple(
-                    (i, inputs[i]._version[0]) for i in save if isinstance(inputs[i], Tensor)
-                )
+            versions = []
+            for i in save:
+                x = inputs[i]
+                if isinstance(x, Tensor):
+                    versions.append((i, x._version[0]))
+            node._saved_versions = tuple(versions)
         result = Tensor._make(out, True, node, 0)
         if cls.save_output:
             node._out_data = out
