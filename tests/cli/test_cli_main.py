@@ -109,7 +109,9 @@ def test_missing_mnist_files(cli, tmp_path):
     assert_one_error_line(err, "--data-root", "is not a folder", "--download")
     code, _, err = cli("train", "--dataset", "mnist", "--data-root", tmp_path)  # empty folder
     assert code == 1
-    assert_one_error_line(err, "MNIST: the training files train-images-idx3-ubyte[.gz]")
+    assert_one_error_line(
+        err, "MNIST: the training files train-images-idx3-ubyte[.gz]", "add --download"
+    )
 
 
 def test_corrupt_mnist_file(cli, tmp_path, mnist_writer):

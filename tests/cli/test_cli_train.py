@@ -165,6 +165,21 @@ def test_resume_refuses_settings_that_differ_from_the_checkpoint(cli, tmp_path):
     assert "--lr 0.5 (checkpoint: 0.003)" in err and "--hidden" not in err  # 16 is unchanged
 
 
+@pytest.mark.parametrize("scheduler_state", [None, {"step_size": 3}])
+def test_resume_refuses_a_checkpoint_without_its_scheduler_state(
+    cli, tmp_path, scheduler_state
+):
+    # resuming without the schedule's state would silently restart it: not the same run
+    assert cli("train", "--epochs", "1", "--scheduler", "step", *SMALL, "--out", tmp_path)[0] == 0
+    state = load(tmp_path / "checkpoint.ckpt")
+    state["scheduler"] = scheduler_state
+    cr.save(state, tmp_path / "edited.ckpt")
+    code, _, err = cli("train", "--resume", tmp_path / "edited.ckpt", "--epochs", "2", *SMALL)
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "is inconsistent" in err and "StepLR" in err
+
+
 def test_spiral(cli, tmp_path):
     code, stdout, err = cli(
         "train", "--dataset", "spiral", "--epochs", "30", "--hidden", "32,32", "--lr", "0.02",

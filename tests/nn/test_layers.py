@@ -194,6 +194,14 @@ def test_batchnorm_reset_running_stats() -> None:
     assert int(bn.num_batches_tracked.item()) == 0
 
 
+def test_batchnorm_wrong_feature_count_is_a_runtime_error_as_in_torch() -> None:
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(RuntimeError, match=r"has 5 features \(dim 1\), expected 3"):
+        bn(cr.randn(4, 5))
+    with pytest.raises(ValueError, match="expected 2D or 3D input"):  # also ValueError in torch
+        bn(cr.randn(3))
+
+
 # -- activations, dropout, flatten, identity ---------------------------------------------
 
 

@@ -143,6 +143,22 @@ def test_setattr_registers_and_validates() -> None:
         Early()
 
 
+def test_reassigning_keeps_the_registration_order() -> None:
+    # as PyTorch: replacing self.weight (or a child) keeps its place in parameters()
+    lin = nn.Linear(2, 2)
+    lin.weight = nn.Parameter(cr.zeros(2, 2))
+    assert [name for name, _ in lin.named_parameters()] == ["weight", "bias"]
+    seq = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1))
+    seq[0] = nn.Linear(1, 1)
+    seq.__setattr__("1", nn.Tanh())
+    assert list(seq._modules) == ["0", "1", "2"]
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    if torch is not None:
+        t = torch.nn.Linear(2, 2)
+        t.weight = torch.nn.Parameter(torch.zeros(2, 2))
+        assert [name for name, _ in t.named_parameters()] == ["weight", "bias"]
+
+
 def test_missing_forward() -> None:
     with pytest.raises(NotImplementedError, match='missing the required "forward"'):
         nn.Module()(cr.ones(1))

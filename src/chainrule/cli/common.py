@@ -171,10 +171,13 @@ def load_datasets(
                 f"(train-images-idx3-ubyte.gz, ...) in a folder and pass it as --data-root, "
                 f"or add --download to fetch them"
             )
-        return (
-            cls(data_root, train=True, download=download),
-            cls(data_root, train=False, download=download),
-        )
+        try:
+            return (
+                cls(data_root, train=True, download=download),
+                cls(data_root, train=False, download=download),
+            )
+        except FileNotFoundError as error:  # its advice is for Python: give the option too
+            raise CLIError(f"{error} On the command line, add --download.") from None
     raise CLIError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}", code=2)
 
 

@@ -385,8 +385,14 @@ def _restore(
     path, state = resume
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state.get("scheduler") is not None:
-        scheduler.load_state_dict(state["scheduler"])
+    if scheduler is not None:
+        saved = state.get("scheduler")
+        if not isinstance(saved, dict) or "last_epoch" not in saved:
+            raise CLIError(
+                f"{path} is inconsistent: its run uses {type(scheduler).__name__}, but its "
+                f"'scheduler' entry is not a scheduler state (got {type(saved).__name__})"
+            )
+        scheduler.load_state_dict(saved)
     cr.set_rng_state(state["rng"])
     generator.set_state(state["generator"])
     metrics = [dict(row) for row in state["metrics"]]

@@ -27,12 +27,20 @@ import numpy as np
 
 from chainrule.utils.data.dataset import _ArrayClassification
 
-__all__ = ["MNIST", "FashionMNIST", "read_idx"]
+__all__ = ["MNIST", "FashionMNIST", "DatasetNotFoundError", "read_idx"]
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 _DOWNLOAD_TIMEOUT = 60.0  # seconds without data before a mirror is given up
 _CHUNK = 1 << 20
+
+
+class DatasetNotFoundError(FileNotFoundError, RuntimeError):
+    """The data set's files are not in ``root`` (and ``download`` is False).
+
+    A ``FileNotFoundError``, and a ``RuntimeError`` as torchvision raises in this case, so
+    that code written for either keeps working.
+    """
 
 
 def _read_bytes(path: str, owner: str) -> bytes:
@@ -149,7 +157,8 @@ class MNIST(_ArrayClassification):
         data: uint8 Tensor ``(N, 28, 28)``; targets: int64 Tensor ``(N,)``; classes.
 
     Raises:
-        FileNotFoundError: the files are missing and ``download`` is False.
+        DatasetNotFoundError: (a ``FileNotFoundError`` and a ``RuntimeError``, as
+            torchvision's) the files are missing and ``download`` is False.
         ValueError: a file is truncated, or has the wrong magic number.
         RuntimeError: ``download=True`` and no mirror delivered a file with the right MD5.
 
@@ -191,7 +200,7 @@ class MNIST(_ArrayClassification):
             self.download()
         found = self._find_split()
         if found is None:
-            raise FileNotFoundError(self._missing_message())
+            raise DatasetNotFoundError(self._missing_message())
         images = read_idx(found[0], IMAGES_MAGIC, type(self).__name__)
         labels = read_idx(found[1], LABELS_MAGIC, type(self).__name__)
         self._check_consistent(found, images, labels)

@@ -194,7 +194,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -204,7 +204,7 @@ class Module:
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_modules")
             d["_modules"][name] = d[name] = value
         elif params is not None and name in d["_modules"]:
             if value is not None:
@@ -219,12 +219,15 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        """Drop ``name`` from every store (and the mirror) before it is registered anew."""
+    def _forget(self, name: str, keep: str) -> None:
+        """Drop ``name`` from the other stores (and the mirror) before it is registered
+        anew in the store ``keep``, where it keeps its place (as in PyTorch, reassigning
+        ``self.weight`` does not move it to the end of ``parameters()``)."""
         d = self.__dict__
         d.pop(name, None)
-        for store in (d["_parameters"], d["_buffers"], d["_modules"]):
-            store.pop(name, None)
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store != keep:
+                d[store].pop(name, None)
         d["_non_persistent_buffers"].discard(name)
 
     def _set_modules(self, modules: Mapping[str, Module | None]) -> None:

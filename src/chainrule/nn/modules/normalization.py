@@ -9,6 +9,7 @@ from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.ops._errors import ShapeError
 from chainrule.tensor import Tensor
 
 __all__ = ["BatchNorm1d"]
@@ -76,8 +77,8 @@ class BatchNorm1d(Module):
         if input.ndim not in (2, 3):
             raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {input.ndim}D input "
                              f"of shape {tuple(input.shape)})")
-        if input.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: input of shape {tuple(input.shape)} has "
+        if input.shape[1] != self.num_features:  # a RuntimeError in PyTorch: both
+            raise ShapeError(f"BatchNorm1d: input of shape {tuple(input.shape)} has "
                              f"{input.shape[1]} features (dim 1), expected "
                              f"{self.num_features}")
         momentum = 0.0 if self.momentum is None else self.momentum
