@@ -170,3 +170,94 @@ def test_tensor_is_hashable_by_identity() -> None:
 def test_numpy_array_protocol() -> None:
     t = cr.tensor([1.0, 2.0])
     np.testing.assert_allclose(np.asarray(t), [1.0, 2.0])
+
+
+def test_repr_pads_to_the_widest_nonzero_finite_value_like_pytorch() -> None:
+    # nan, inf and zeros don't widen the columns; the tiniest value can be the widest
+    assert repr(cr.tensor([np.nan, np.inf, -np.inf, 1.0])) == "tensor([nan, inf, -inf, 1.])"
+    assert repr(cr.tensor([np.nan, 0.0])) == "tensor([nan, 0.])"
+    assert repr(cr.tensor(np.array([-1e-120, -5.0, 1e-121]))) == (
+        "tensor([-1.0000e-120,  -5.0000e+00,  1.0000e-121], dtype=chainrule.float64)"
+    )
+
+
+def test_repr_summarises_and_wraps_like_pytorch() -> None:
+    # above 1000 elements: 3 at each edge, " ..." between, format chosen from those shown
+    assert repr(cr.tensor(np.arange(1200, dtype=np.float32) / 7)) == (
+        "tensor([0.0000e+00, 1.4286e-01, 2.8571e-01,  ..., 1.7100e+02, 1.7114e+02,\n"
+        "        1.7129e+02])"
+    )
+    # rows wrap at 80 characters; a suffix that would overflow goes on its own line
+    x = cr.tensor(np.arange(30, dtype=np.float64).reshape(3, 10) * 1e5 + 0.5, requires_grad=True)
+    rows = [
+        "tensor([[5.0000e-01, 1.0000e+05, 2.0000e+05, 3.0000e+05, 4.0000e+05, 5.0000e+05,",
+        "         6.0000e+05, 7.0000e+05, 8.0000e+05, 9.0000e+05],",
+        "        [1.0000e+06, 1.1000e+06, 1.2000e+06, 1.3000e+06, 1.4000e+06, 1.5000e+06,",
+        "         1.6000e+06, 1.7000e+06, 1.8000e+06, 1.9000e+06],",
+        "        [2.0000e+06, 2.1000e+06, 2.2000e+06, 2.3000e+06, 2.4000e+06, 2.5000e+06,",
+        "         2.6000e+06, 2.7000e+06, 2.8000e+06, 2.9000e+06]],",
+        "       dtype=chainrule.float64, requires_grad=True)",
+    ]
+    assert repr(x) == "\n".join(rows)
+
+
+def test_python_floats_overflowing_float32_become_inf_silently() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cr.tensor(1e300).item() == np.inf
+        assert cr.tensor([1e300], dtype=cr.float32).tolist() == [np.inf]
+
+
+def test_to_accepts_device_dtype_and_tensor_forms() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    assert x.to("cpu", cr.float64).dtype == cr.float64
+    assert x.to(device="cpu", dtype=cr.float64).dtype == cr.float64
+    assert x.to(cr.zeros(1, dtype=cr.float64)).dtype == cr.float64
+    assert x.to("cpu") is x and x.to(cr.float32) is x
+    y = x.to(cr.float32, copy=True)
+    assert y is not x and y.requires_grad and not np.shares_memory(y.numpy(), x.numpy())
+
+
+def test_recorded_inplace_op_keeps_the_tensors_dtype_and_gradients() -> None:
+    # float32 += float64 (requiring grad): computed promoted, stored as float32, and the
+    # gradients reach both operands in their own dtypes (as PyTorch)
+    w = cr.ones(3, requires_grad=True)
+    b = cr.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x = w * 1
+    x.add_(b)
+    assert x.dtype == cr.float32
+    (x * x).sum().backward()
+    assert w.grad.dtype == cr.float32 and b.grad.dtype == cr.float64
+    np.testing.assert_array_equal(b.grad.numpy(), [4.0, 6.0, 8.0])
+    a = cr.ones(3)
+    a.copy_(b)
+    (a * a).sum().backward()
+    assert a.dtype == cr.float32
+    np.testing.assert_array_equal(b.grad.numpy(), [6.0, 10.0, 14.0])
+
+
+def test_inplace_errors_name_the_op_shapes_and_dtypes() -> None:
+    with pytest.raises(RuntimeError, match=r"add_: the result of shape \(2, 3\) cannot be "
+                                           r"written in place into a tensor of shape \(3,\)"):
+        cr.zeros(3).add_(cr.ones(2, 3))
+    with pytest.raises(ValueError, match=r"copy_: a source of shape \(2, 3\) cannot be "
+                                         r"broadcast to the tensor's shape \(3,\)"):
+        cr.zeros(3).copy_(cr.ones(2, 3))
+    with pytest.raises(RuntimeError, match="mul_: result type float32 can't be cast to the "
+                                           "tensor's dtype int64"):
+        cr.zeros(3, dtype=cr.int64).mul_(cr.ones(3))
+
+
+def test_setting_requires_grad_validates_like_requires_grad_() -> None:
+    x = cr.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="only tensors of floating point dtype"):
+        x.requires_grad = True  # an int64 gradient would be silently truncated
+    assert not x.requires_grad
+    y = cr.tensor([1.0], requires_grad=True) * 2.0
+    with pytest.raises(RuntimeError, match="only change requires_grad flags of leaf"):
+        y.requires_grad = False
+    z = cr.ones(2)
+    z.requires_grad = True
+    assert z.requires_grad and z.is_leaf

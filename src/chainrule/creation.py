@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule.ops._errors import ShapeError
 from chainrule.random import Generator, _np_generator
 from chainrule.tensor import Tensor
 
@@ -18,15 +19,15 @@ __all__ = [
 ]
 
 
-def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
+def _size(size: tuple[Any, ...], op: str) -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     try:
         shape = tuple(int(s) for s in size)
     except TypeError:
-        raise TypeError(f"size must be ints or a tuple of ints, got {size!r}") from None
+        raise TypeError(f"{op}: size must be ints or a tuple of ints, got {size!r}") from None
     if any(s < 0 for s in shape):
-        raise ValueError(f"negative dimension in size {shape}")
+        raise ShapeError(f"{op}: negative dimension in size {shape}")
     return shape
 
 
@@ -42,15 +43,15 @@ def _float(dtype: Any) -> np.dtype:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros(_size(size), _float(dtype)), requires_grad)
+    return _make(np.zeros(_size(size, "zeros"), _float(dtype)), requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones(_size(size), _float(dtype)), requires_grad)
+    return _make(np.ones(_size(size, "ones"), _float(dtype)), requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.empty(_size(size), _float(dtype)), requires_grad)
+    return _make(np.empty(_size(size, "empty"), _float(dtype)), requires_grad)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -59,7 +60,7 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
             dtype = dtypes.bool
         elif isinstance(fill_value, int):
             dtype = dtypes.int64
-    shape = _size((size,) if not isinstance(size, (tuple, list)) else tuple(size))
+    shape = _size((size,) if not isinstance(size, (tuple, list)) else tuple(size), "full")
     return _make(np.full(shape, fill_value, _float(dtype)), requires_grad)
 
 
@@ -107,14 +108,14 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
     g = _np_generator(generator)
-    return _make(g.random(_size(size)).astype(_float(dtype)), requires_grad)
+    return _make(g.random(_size(size, "rand")).astype(_float(dtype)), requires_grad)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     g = _np_generator(generator)
-    return _make(g.standard_normal(_size(size)).astype(_float(dtype)), requires_grad)
+    return _make(g.standard_normal(_size(size, "randn")).astype(_float(dtype)), requires_grad)
 
 
 def rand_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -133,7 +134,8 @@ def randint(low: int, high: Any = None, size: Any = None, generator: Generator |
     if size is None:
         raise TypeError("randint: size is required")
     g = _np_generator(generator)
-    out = g.integers(low, high, _size((size,) if isinstance(size, int) else tuple(size)))
+    out = g.integers(low, high, _size((size,) if isinstance(size, int) else tuple(size),
+                                       "randint"))
     return _make(out.astype(dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)), False)
 
 
@@ -146,4 +148,4 @@ def randperm(n: int, generator: Generator | None = None, dtype: Any = None) -> T
 def normal(mean: float, std: float, size: Any, generator: Generator | None = None,
            dtype: Any = None) -> Tensor:
     g = _np_generator(generator)
-    return _make(g.normal(mean, std, _size(tuple(size))).astype(_float(dtype)), False)
+    return _make(g.normal(mean, std, _size(tuple(size), "normal")).astype(_float(dtype)), False)

@@ -6,6 +6,8 @@ operations in :mod:`chainrule.ops`, where each op's forward and backward stand t
 
 from __future__ import annotations
 
+import math
+import operator
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -47,7 +49,7 @@ class Tensor:
         grad_fn: the backward node that produced this tensor (None for leaves).
     """
 
-    __slots__ = ("data", "requires_grad", "grad_fn", "_version", "__dict__", "__weakref__")
+    __slots__ = ("data", "_requires_grad", "grad_fn", "_version", "__dict__", "__weakref__")
 
     # defaults that most tensors never change (set per instance only when they do)
     grad: Tensor | None = None
@@ -60,7 +62,7 @@ class Tensor:
     def __init__(self, data: Any = None, requires_grad: bool = False, dtype: Any = None) -> None:
         arr = _to_array(data if data is not None else [], dtype)
         self.data = arr
-        self.requires_grad = False
+        self._requires_grad = False
         self.grad_fn = None
         self._version = [0]
         if requires_grad:
@@ -73,7 +75,7 @@ class Tensor:
         """Wrap an ndarray without copying or checking (the ops' fast path)."""
         t = object.__new__(Tensor)
         t.data = data
-        t.requires_grad = requires_grad
+        t._requires_grad = requires_grad
         t.grad_fn = grad_fn
         t._version = [0]
         if nr:
@@ -181,16 +183,26 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(
-                f"requires_grad_: only tensors of floating point dtype can require gradients, "
+                f"requires_grad: only tensors of floating point dtype can require gradients, "
                 f"got {self.data.dtype} (convert with .float() or .double() first)"
             )
-        if not requires_grad and self.grad_fn is not None:
+        if not requires_grad and getattr(self, "grad_fn", None) is not None:
             raise RuntimeError(
-                "requires_grad_(False): you can only change requires_grad flags of leaf "
+                "requires_grad=False: you can only change requires_grad flags of leaf "
                 "tensors; use .detach() for a non-leaf"
             )
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
+
+    def _set_requires_grad(self, requires_grad: bool) -> None:
+        self.requires_grad_(requires_grad)
+
+    # read in every op: a C-level getter; setting validates as requires_grad_() does
+    requires_grad = property(
+        operator.attrgetter("_requires_grad"), _set_requires_grad,
+        doc="Whether operations on this tensor are recorded for backward. Only tensors of "
+        "floating dtype can require grad, and only a leaf's flag can be switched off.",
+    )
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
@@ -218,7 +230,7 @@ class Tensor:
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     def backward(
@@ -271,12 +283,20 @@ class Tensor:
     def clone(self) -> Tensor:
         return _ops.clone(self)
 
-    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
-        """``to(dtype)`` casts (differentiably); ``to('cpu')`` returns self."""
-        dtype = kwargs.get("dtype", dtype)
-        if dtype is None or isinstance(dtype, str) and dtype == "cpu":
-            return self
-        return _ops.cast(self, _dtypes.as_dtype(dtype))
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (other's dtype), as PyTorch.
+
+        Casts differentiably; returns self when the dtype already matches (unless
+        ``copy=True``). The only device is ``'cpu'``.
+        """
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif not (isinstance(a, str) and a.startswith("cpu")):
+                dtype = a
+        out = self if dtype is None else _ops.cast(self, _dtypes.as_dtype(dtype))
+        return _ops.clone(out) if kwargs.get("copy") and out is self else out
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
@@ -442,10 +462,13 @@ class Tensor:
         if recording:
             old = Tensor._make(self.data.copy(), self.requires_grad, self.grad_fn, self._output_nr)
             result = op(old)
-            np.copyto(self.data, result.data, casting="same_kind")
+            self._check_inplace_result(name, result)
+            if result.data.dtype != self.data.dtype:  # computed promoted, stored in our dtype
+                result = _ops.cast(result, self.data.dtype)
+            np.copyto(self.data, result.data)
             self.grad_fn = result.grad_fn
             self._output_nr = result._output_nr
-            self.requires_grad = True
+            self._requires_grad = True
             fn = result.grad_fn
             if fn is not None and getattr(fn, "_out_data", None) is not None:
                 result.grad_fn._out_data = self.data
@@ -454,9 +477,24 @@ class Tensor:
             with _no_grad():
                 result = op(self)
             if result.data is not self.data:
+                self._check_inplace_result(name, result)
                 np.copyto(self.data, result.data, casting="same_kind")
         self._version[0] += 1
         return self
+
+    def _check_inplace_result(self, name: str, result: Tensor) -> None:
+        """The result of an in-place op must fit this tensor's shape and dtype."""
+        if result.data.shape != self.data.shape:
+            raise ShapeError(
+                f"{name}: the result of shape {result.data.shape} cannot be written in place "
+                f"into a tensor of shape {self.data.shape} (the other operand must broadcast "
+                "to it)"
+            )
+        if not np.can_cast(result.data.dtype, self.data.dtype, "same_kind"):
+            raise RuntimeError(
+                f"{name}: result type {result.data.dtype} can't be cast to the tensor's dtype "
+                f"{self.data.dtype} in place"
+            )
 
     def _check_inplace_leaf(self, name: str) -> None:
         if self.requires_grad and self.grad_fn is None and GradMode.enabled:
@@ -496,7 +534,13 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         src_data = _data_of(src)
         if np.shape(src_data) != self.shape:
-            src_data = np.broadcast_to(src_data, self.shape)
+            try:
+                src_data = np.broadcast_to(src_data, self.shape)
+            except ValueError:
+                raise ShapeError(
+                    f"copy_: a source of shape {np.shape(src_data)} cannot be broadcast to the "
+                    f"tensor's shape {self.shape}"
+                ) from None
         if GradMode.enabled and isinstance(src, Tensor) and src.requires_grad:
             return self._inplace("copy_", lambda t: _ops.add(t * 0, src), src)
         self._check_inplace_leaf("copy_")
@@ -741,54 +785,119 @@ class RemovableHandle:
                 return
 
 
+# PyTorch's print options: summarise above 1000 elements, keeping 3 at each edge of
+# every dimension; lines of at most 80 characters; 4 digits after the point
+_THRESHOLD, _EDGE, _LINEWIDTH, _PRECISION = 1000, 3, 80, 4
+
+
+def _summary(a: np.ndarray) -> np.ndarray:
+    """The elements a summarised print shows: the first and last 3 along each dimension."""
+    for axis, n in enumerate(a.shape):
+        if n > 2 * _EDGE:
+            keep = np.r_[0:_EDGE, n - _EDGE:n]
+            a = np.take(a, keep, axis=axis)
+    return a
+
+
+def _number_format(a: np.ndarray) -> tuple[Any, int]:
+    """``(format one number, column width)`` chosen from the values ``a`` as PyTorch does.
+
+    Floats: scientific notation when the nonzero finite magnitudes span more than 1000x
+    or leave [1e-4, 1e8) (integral values may go down to any size), integral values as
+    ``"1."``, else 4 decimals. The width is that of the widest nonzero finite value (zeros,
+    nan and inf don't count); others are padded to it.
+    """
+    if a.dtype.kind != "f":
+        width = max((len(str(v)) for v in a.reshape(-1).tolist()), default=1)
+        return str, width
+    vals = a[np.isfinite(a) & (a != 0)].astype(np.float64)
+    if not vals.size:
+        return lambda x: f"{x:.0f}" + ("." if math.isfinite(x) else ""), 1
+    mag = np.abs(vals)
+    integral = bool(np.all(vals == np.ceil(vals)))
+    span = mag.max() / mag.min() > 1000 or mag.max() > 1e8
+    if span or (not integral and mag.min() < 1e-4):
+        spec = f"{{:.{_PRECISION}e}}"
+    elif integral:
+        spec = "{:.0f}."
+    else:
+        spec = f"{{:.{_PRECISION}f}}"
+
+    def text(x: float) -> str:
+        return spec.format(x) if math.isfinite(x) else f"{x:.0f}"
+
+    # the widest value is the largest, the most negative, or (a 3-digit exponent) the
+    # smallest positive or negative one
+    pos, neg = vals[vals > 0], vals[vals < 0]
+    edges = [vals.max(), vals.min()]
+    if pos.size:
+        edges.append(pos.min())
+    if neg.size:
+        edges.append(neg.max())
+    width = max(len(text(v)) for v in edges)
+    return text, width
+
+
+def _format_array(a: np.ndarray, indent: int, summarize: bool, text: Any, width: int) -> str:
+    """Nested brackets as PyTorch prints them: rows wrapped to the line width."""
+    if a.ndim == 0:
+        return text(a.item()).rjust(width)
+    cut = summarize and a.shape[0] > 2 * _EDGE
+    if a.ndim == 1:
+        items = a.tolist()
+        if cut:
+            data = [text(v).rjust(width) for v in items[:_EDGE]] + [" ..."]
+            data += [text(v).rjust(width) for v in items[-_EDGE:]]
+        else:
+            data = [text(v).rjust(width) for v in items]
+        per_line = max(1, (_LINEWIDTH - indent) // (width + 2))
+        lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = range(a.shape[0])
+    if cut:
+        rows = [*range(_EDGE), None, *range(a.shape[0] - _EDGE, a.shape[0])]
+    parts = [
+        "..." if i is None else _format_array(a[i], indent + 1, summarize, text, width)
+        for i in rows
+    ]
+    return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
+
+
 def _format_tensor(t: Tensor) -> str:
     """PyTorch-like repr: ``tensor([[1., 2.]], requires_grad=True)``."""
     a = t.data
     prefix = "tensor("
-    if a.dtype.kind == "f":
-        # PyTorch's choices: scientific notation when the nonzero magnitudes span more
-        # than 1000x or leave [1e-4, 1e8); integral values print as "1."
-        finite = np.abs(a[np.isfinite(a)]).astype(np.float64)
-        nonzero = finite[finite != 0]
-        integral = bool(np.all(finite == np.round(finite)))
-        sci = nonzero.size > 0 and (
-            nonzero.max() / nonzero.min() > 1000 or nonzero.max() > 1e8
-            or (not integral and nonzero.min() < 1e-4)
-        )
-        if sci:
-            spec = "{:.4e}"
-        elif integral:
-            spec = "{:.0f}."
-        else:
-            spec = "{:.4f}"
-
-        def text(x: float) -> str:
-            return spec.format(x) if np.isfinite(x) else str(float(x))
-
-        # the widest entry is the largest, the most negative or a nan/inf
-        fin = a[np.isfinite(a)]
-        edge = [fin.max(), fin.min()] if fin.size else []
-        edge += [x for x in (np.nan, np.inf, -np.inf) if np.isin(x, a).any()] if a.size else []
-        width = max((len(text(x)) for x in edge), default=0)
-        body = np.array2string(
-            a, separator=", ", prefix=prefix, threshold=1000,
-            formatter={"float_kind": lambda x: text(x).rjust(width)},
-        )
-    else:
-        body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000)
-    extras = []
+    indent = len(prefix)
+    suffixes = []
+    name = f"dtype=chainrule.{_DTYPE_NAMES.get(a.dtype, str(a.dtype))}"
     default = _dtypes.get_default_dtype()
-    if a.dtype not in (default, np.dtype("int64"), np.dtype("bool")):
-        extras.append(f"dtype=chainrule.{_DTYPE_NAMES.get(a.dtype, str(a.dtype))}")
-    elif a.size == 0 and a.dtype != default:
-        extras.append(f"dtype=chainrule.{_DTYPE_NAMES.get(a.dtype, str(a.dtype))}")
+    if a.size == 0:
+        if a.ndim != 1:
+            suffixes.append(f"size={a.shape}")
+        if a.dtype != default:
+            suffixes.append(name)
+        body = "[]"
+    else:
+        if a.dtype not in (default, np.dtype("int64"), np.dtype("bool")):
+            suffixes.append(name)
+        summarize = a.size > _THRESHOLD
+        text, width = _number_format(_summary(a) if summarize else a)
+        body = _format_array(a, indent, summarize, text, width)
     if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
-        extras.append("requires_grad=True")
-    if a.size == 0 and a.ndim != 1:
-        extras.insert(0, f"size={a.shape}")
-    return prefix + body + "".join(", " + e for e in extras) + ")"
+        suffixes.append("requires_grad=True")
+    # a suffix that would overflow the last line goes on a line of its own
+    out = prefix + body
+    line = len(out) - out.rfind("\n") + 1
+    for suffix in suffixes:
+        if line + len(suffix) + 2 > _LINEWIDTH:
+            out += ",\n" + " " * indent + suffix
+            line = indent + len(suffix)
+        else:
+            out += ", " + suffix
+            line += len(suffix) + 2
+    return out + ")"
 
 
 def _data_of(x: Any) -> Any:
@@ -812,13 +921,15 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     else:
         arr = np.array(_unwrap_nested(data))
         if arr.dtype.kind == "f" and dtype is None and not _has_numpy_floats(data):
-            arr = arr.astype(_dtypes.get_default_dtype())
+            with np.errstate(over="ignore"):  # 1e300 becomes inf in float32, silently
+                arr = arr.astype(_dtypes.get_default_dtype())
         elif arr.dtype.kind == "i":
             arr = arr.astype(np.int64)
         elif arr.dtype.kind == "O":
             raise TypeError(f"tensor(): could not convert data of type {type(data).__name__}")
     if dtype is not None and arr.dtype != dtype:
-        arr = arr.astype(dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = arr.astype(dtype)
     return arr
 
 
@@ -875,3 +986,4 @@ def is_tensor(obj: Any) -> bool:
 
 from chainrule import ops as _ops  # noqa: E402
 from chainrule.autograd.grad_mode import no_grad as _no_grad  # noqa: E402
+from chainrule.ops._errors import ShapeError  # noqa: E402

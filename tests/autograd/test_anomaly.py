@@ -30,3 +30,12 @@ def test_anomaly_mode_is_restored() -> None:
     with cr.autograd.detect_anomaly():
         assert cr.autograd.is_anomaly_enabled()
     assert not cr.autograd.is_anomaly_enabled()
+
+
+def test_anomaly_in_a_recorded_backward_names_the_backward_node() -> None:
+    # under create_graph the rule runs as ops (Div, Mul ...): the report still names the
+    # node whose backward made the inf, not the op it used
+    x = cr.tensor([0.0, 1.0], requires_grad=True)
+    with cr.autograd.detect_anomaly():
+        with pytest.raises(RuntimeError, match="SqrtBackward returned inf"):
+            cr.autograd.grad(x.sqrt().sum(), x, create_graph=True)

@@ -89,3 +89,31 @@ def test_function_under_no_grad_records_nothing() -> None:
     with cr.no_grad():
         y = Cube.apply(x)
     assert y.grad_fn is None and not y.requires_grad
+
+
+class ExpSavingOutput(cr.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        return dy * y
+
+
+def test_saved_output_is_the_recorded_output() -> None:
+    # as PyTorch: a backward that reads the saved output can be differentiated again
+    a = np.array([0.5, 1.0])
+    x = cr.tensor(a, requires_grad=True)
+    (g,) = cr.autograd.grad(ExpSavingOutput.apply(x).sum(), x, create_graph=True)
+    (h,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), np.exp(a))
+    # and changing the output in place is caught by its version counter
+    y = ExpSavingOutput.apply(x)
+    with cr.no_grad():
+        y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

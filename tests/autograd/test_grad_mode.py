@@ -56,3 +56,26 @@ def test_no_grad_restores_on_exception() -> None:
     except ValueError:
         pass
     assert cr.is_grad_enabled()
+
+
+def test_no_grad_and_enable_grad_decorate_without_parentheses() -> None:
+    x = cr.tensor([1.0], requires_grad=True)
+
+    @cr.no_grad
+    def frozen(t: cr.Tensor) -> cr.Tensor:
+        return t * 2.0
+
+    @cr.enable_grad
+    def recorded(t: cr.Tensor) -> cr.Tensor:
+        return t * 2.0
+
+    assert not frozen(x).requires_grad and frozen.__name__ == "frozen"
+    with cr.no_grad():
+        assert recorded(x).requires_grad
+    assert cr.is_grad_enabled()
+
+
+def test_set_grad_enabled_takes_mode_by_keyword() -> None:
+    with cr.set_grad_enabled(mode=False):
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()

@@ -62,3 +62,10 @@ def test_gradgradcheck_detects_wrong_second_derivative() -> None:
 def test_gradcheck_needs_an_input_requiring_grad() -> None:
     with pytest.raises(ValueError, match="no input requires grad"):
         cr.autograd.gradcheck(lambda x: x * 2.0, (cr.tensor([1.0]),))
+
+
+def test_gradcheck_tolerances_positional_and_error_exported() -> None:
+    x = cr.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    assert cr.autograd.gradcheck(lambda t: t.sin(), (x,), 1e-6, 1e-5, 1e-3)
+    assert cr.autograd.GradcheckError is GradcheckError
+    assert issubclass(GradcheckError, RuntimeError)

@@ -229,3 +229,11 @@ def test_batch_norm_errors() -> None:
         F.batch_norm(cr.randn(1, 4), None, None, training=True)
     with pytest.raises(ValueError, match=r"weight of shape \(3,\) does not match .* 4 channels"):
         F.batch_norm(cr.randn(5, 4), None, None, cr.ones(3), cr.zeros(3), training=True)
+
+
+def test_leaky_relu_gradient_is_differentiable_with_zero_derivative() -> None:
+    x = cr.tensor([-1.0, 0.5, 2.0], dtype=cr.float64, requires_grad=True)
+    (g,) = cr.autograd.grad(cr.nn.functional.leaky_relu(x, 0.1).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), [0.1, 1.0, 1.0])
+    (h,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.numpy(), [0.0, 0.0, 0.0])

@@ -405,3 +405,15 @@ def test_every_op_documents_its_rule_and_shapes(cls: type[Op]) -> None:
     assert len(lines) == len(inputs), cls.__name__
     for line in lines:
         assert RULE.match(line), f"{cls.__name__}: {line!r}"
+
+
+def test_pow_exponent_gradient_at_zero_base() -> None:
+    # d(a**b)/db = a**b log a: PyTorch takes 0 where a == 0 and b >= 0, and keeps
+    # inf * log(0) = -inf where b < 0
+    b = t64([-1.0, 0.0, 2.0])
+    (gb,) = cr.autograd.grad((t64([0.0, 0.0, 0.0], False) ** b).sum(), b)
+    np.testing.assert_array_equal(gb.numpy(), [-np.inf, 0.0, 0.0])
+    b32 = cr.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    (gb,) = cr.autograd.grad((0.0 ** b32).sum(), b32)
+    assert gb.dtype == cr.float32
+    np.testing.assert_array_equal(gb.numpy(), [-np.inf, 0.0, 0.0])

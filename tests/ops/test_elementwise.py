@@ -458,3 +458,25 @@ def test_public_names() -> None:
         "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clamp",
         "maximum", "minimum", "where", "log1p", "sign",
     }
+
+
+@pytest.mark.parametrize("name", ["relu", "abs"])
+def test_piecewise_linear_gradients_are_differentiable_with_zero_derivative(name: str) -> None:
+    # As PyTorch's threshold_backward and sgn: under create_graph the gradient depends on
+    # x (with derivative 0), so differentiating it again gives zeros, not an error
+    x = cr.tensor([-1.0, 0.5, 2.0], dtype=cr.float64, requires_grad=True)
+    (g,) = cr.autograd.grad(getattr(cr, name)(x).sum(), x, create_graph=True)
+    assert g.requires_grad
+    (h,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.numpy(), [0.0, 0.0, 0.0])
+    # and through a product the usual second derivatives come out
+    (g,) = cr.autograd.grad((getattr(cr, name)(x) * x).sum(), x, create_graph=True)
+    (h,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.numpy(), [-2.0 if name == "abs" else 0.0, 2.0, 2.0])
+
+
+def test_relu_passes_the_gradient_at_nan_as_pytorch() -> None:
+    # PyTorch masks where the output is <= 0; NaN is not, so its gradient passes
+    x = cr.tensor([np.nan, -1.0, 0.0, 2.0], requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 0.0, 1.0])

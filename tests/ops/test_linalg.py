@@ -399,3 +399,13 @@ def test_bilinear_errors() -> None:
         cr.bilinear(cr.zeros(5, 3), cr.zeros(5, 2), cr.zeros(3, 2))
     with pytest.raises(ValueError, match=r"bilinear: bias of shape \(2,\)"):
         cr.bilinear(cr.zeros(5, 3), cr.zeros(5, 2), w, cr.zeros(2))
+
+
+def test_linear_and_bilinear_errors_name_every_shape() -> None:
+    with pytest.raises(ValueError) as err:
+        cr.linear(cr.zeros(4, 3), cr.zeros(5, 2))
+    assert "(4, 3)" in str(err.value) and "of shape (5, 2)" in str(err.value)
+    with pytest.raises(ValueError) as err:
+        cr.bilinear(cr.zeros(4, 3), cr.zeros(4, 2), cr.zeros(5, 3, 3))
+    msg = str(err.value)
+    assert all(s in msg for s in ("(4, 3)", "(4, 2)", "(5, 3, 3)")), msg

@@ -231,8 +231,24 @@ def test_cross_entropy_errors() -> None:
         F.cross_entropy(z, cr.tensor([True, False, True]))
 
 
-@pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss, F.binary_cross_entropy,
-                                F.binary_cross_entropy_with_logits])
+@pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss])
+def test_regression_losses_broadcast_differing_shapes_with_a_warning(fn: object) -> None:
+    """As PyTorch: (4,1) against (4,) broadcasts to (4,4) and warns; (4,) vs (3,) fails."""
+    x = cr.rand(4, 1, dtype=cr.float64, requires_grad=True)
+    y = cr.rand(4, dtype=cr.float64)
+    with pytest.warns(UserWarning, match="different to the input size"):
+        loss = fn(x, y)
+    d = x.detach().numpy() - y.numpy()  # (4,4)
+    expected = (d**2).mean() if fn is F.mse_loss else np.abs(d).mean()
+    np.testing.assert_allclose(loss.item(), expected)
+    loss.backward()
+    assert x.grad.shape == (4, 1)
+    with pytest.raises(RuntimeError, match=rf"{fn.__name__}: input of shape \(4,\) and "
+                                           r"target of shape \(3,\) differ"):
+        fn(cr.rand(4), cr.rand(3))
+
+
+@pytest.mark.parametrize("fn", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
 def test_elementwise_losses_reject_shape_mismatch_and_bad_reduction(fn: object) -> None:
     x = cr.rand(4, 1)
     name = fn.__name__
@@ -391,3 +407,48 @@ def test_binary_cross_entropy_with_logits_is_stable_for_huge_logits() -> None:
     assert np.isfinite(gy.numpy()).all()
     (ggx,) = cr.autograd.grad(gy.sum(), [xd])
     assert np.isfinite(ggx.numpy()).all()
+
+
+@pytest.mark.parametrize("name", ["l1_loss", "nll_loss"])
+def test_piecewise_losses_gradients_are_differentiable(name: str) -> None:
+    # as PyTorch: the gradient is recorded as a function of the input (derivative 0)
+    x = cr.tensor([[-1.0, 0.5, 2.0], [0.3, -0.2, 1.5]], dtype=cr.float64, requires_grad=True)
+    target = cr.tensor([0, 2]) if name == "nll_loss" else cr.zeros(2, 3, dtype=cr.float64)
+    (g,) = cr.autograd.grad(getattr(F, name)(x, target), x, create_graph=True)
+    assert g.requires_grad
+    (h,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.numpy(), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("fn", [F.cross_entropy, F.nll_loss])
+def test_targets_weighing_nothing_give_nan_and_no_gradient_to_ignored_rows(fn) -> None:
+    import warnings
+
+    z = np.arange(6.0).reshape(2, 3) / 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy warnings about 0/0
+        # every target ignored: the mean is NaN, the gradient 0 (PyTorch's values)
+        x = cr.tensor(z, requires_grad=True)
+        loss = fn(x, cr.tensor([-100, -100]))
+        loss.backward()
+        assert np.isnan(loss.item())
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
+        # the kept target weighs 0: NaN, and NaN gradient for its row only
+        x = cr.tensor(z, requires_grad=True)
+        loss = fn(x, cr.tensor([0, -100]), weight=cr.tensor([0.0, 1.0, 1.0], dtype=cr.float64))
+        loss.backward()
+        assert np.isnan(loss.item())
+        assert np.isnan(x.grad.numpy()[0]).any() and not x.grad.numpy()[1].any()
+
+
+def test_mean_over_an_empty_batch_is_nan_without_warnings() -> None:
+    import warnings
+
+    x = cr.zeros(0, 3, dtype=cr.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for loss in (F.cross_entropy(x, cr.zeros(0, dtype=cr.int64)), F.mse_loss(x, x.detach()),
+                     F.binary_cross_entropy_with_logits(x, x.detach())):
+            assert np.isnan(loss.item())
+            loss.backward()
+            assert x.grad.shape == (0, 3)

@@ -448,3 +448,15 @@ def test_public_names() -> None:
                                    "argmax", "argmin", "logsumexp", "prod"}
     for name in reduce.__all__:
         assert getattr(cr, name) is getattr(reduce, name), name
+
+
+def test_prod_second_order_with_two_zeros_in_a_slice() -> None:
+    # d2(prod)/dx_i dx_j = product of the others: nonzero for the two zeros of a slice
+    a = np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 3.0], [0.0, 0.0, 0.0], [2.0, 3.0, 4.0]])
+    x = cr.tensor(a, requires_grad=True)
+    (g,) = cr.autograd.grad(x.prod(1).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), [[0, 0, 0], [0, 3, 0], [0, 0, 0],
+                                                       [12, 8, 6]])
+    (h,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.numpy(), [[2, 0, 2], [3, 4, 1], [0, 0, 0], [7, 6, 5]])
+    assert cr.autograd.gradgradcheck(lambda t: t.prod(1), (x,))

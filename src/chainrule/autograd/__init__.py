@@ -20,7 +20,7 @@ __all__ = [
     "backward", "grad", "Function", "FunctionCtx", "Node", "Op",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
-    "gradcheck", "gradgradcheck",
+    "gradcheck", "gradgradcheck", "GradcheckError",
 ]
 
 
@@ -132,4 +132,8 @@ def grad(
     return tuple(wrapped)
 
 
-from chainrule.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402
+from chainrule.autograd.gradcheck import (  # noqa: E402
+    GradcheckError,
+    gradcheck,
+    gradgradcheck,
+)

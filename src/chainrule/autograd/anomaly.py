@@ -9,6 +9,9 @@ import numpy as np
 __all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
 enabled = False
+#: set by the engine while it runs backward rules: the ops they run (under create_graph,
+#: or inside a user Function's backward) are checked as that node's gradients instead
+in_backward = False
 
 
 def is_anomaly_enabled() -> bool:
@@ -30,7 +33,7 @@ def _bad(a: Any) -> bool:
 
 def check_forward(node: Any, out: np.ndarray) -> None:
     """Called by every op's forward while anomaly mode is on."""
-    if _bad(out):
+    if not in_backward and _bad(out):
         kind = "NaN" if np.isnan(out).any() else "inf"
         raise RuntimeError(
             f"detect_anomaly: the forward of {type(node).__name__} produced {kind} "

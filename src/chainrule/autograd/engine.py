@@ -155,8 +155,9 @@ def run_backward(
 
     norms = record_grad_norms
     push, pop = heapq.heappush, heapq.heappop
-    prev_mode = GradMode.enabled
+    prev_mode, prev_backward = GradMode.enabled, anomaly.in_backward
     GradMode.enabled = create_graph
+    anomaly.in_backward = True  # ops run by a backward are checked as that node's output
     try:
         while ready:
             node = pop(ready)[1]
@@ -266,7 +267,7 @@ def run_backward(
                 node.__dict__.clear()  # release saved values; shapes stay for explain
                 node.freed = True
     finally:
-        GradMode.enabled = prev_mode
+        GradMode.enabled, anomaly.in_backward = prev_mode, prev_backward
 
     # 3. leaves: accumulate into .grad, or hand back to autograd.grad
     in_grads = grads = g = None  # drop the loop's references (see _exclusive)

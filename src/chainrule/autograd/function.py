@@ -195,11 +195,11 @@ class Op(Node):
         if n == 2:
             x0, x1 = inputs
             if isinstance(x0, Tensor):
-                a0, r0 = x0.data, x0.requires_grad
+                a0, r0 = x0.data, x0._requires_grad
             else:
                 a0, r0 = x0, False
             if isinstance(x1, Tensor):
-                a1, r1 = x1.data, x1.requires_grad
+                a1, r1 = x1.data, x1._requires_grad
             else:
                 a1, r1 = x1, False
             node = cls.__new__(cls)
@@ -222,7 +222,7 @@ class Op(Node):
         elif n == 1:
             (x0,) = inputs
             if isinstance(x0, Tensor):
-                a0, r0 = x0.data, x0.requires_grad
+                a0, r0 = x0.data, x0._requires_grad
             else:
                 a0, r0 = x0, False
             node = cls.__new__(cls)
@@ -242,7 +242,7 @@ class Op(Node):
             for x in inputs:
                 if isinstance(x, Tensor):
                     arrays.append(x.data)
-                    if x.requires_grad:
+                    if x._requires_grad:
                         record = True
                 else:
                     arrays.append(x)
@@ -258,7 +258,7 @@ class Op(Node):
             needs = []
             shapes = []
             for x, a in zip(inputs, arrays, strict=True):
-                if isinstance(x, Tensor) and x.requires_grad:
+                if isinstance(x, Tensor) and x._requires_grad:
                     edges.append((x.grad_fn or x, x._output_nr))
                     needs.append(True)
                 else:
@@ -422,10 +422,18 @@ class Function(metaclass=_FunctionMeta):
                 continue
             diff = record and id(o) not in non_diff and o.dtype.kind in "fc"
             if diff:
-                wrapped.append(Tensor._make(o.data, True, node, i))
+                out = Tensor._make(o.data, True, node, i)
+                out._version = o._version  # in-place changes to the output are seen
+                wrapped.append(out)
             else:
                 wrapped.append(Tensor._make(o.data, False, None, 0))
         if record:
+            saved = node.__dict__.get("_ctx_saved")
+            if saved:
+                # an output saved for backward is the recorded output (as in PyTorch), so
+                # a backward that reads it can itself be differentiated
+                mine = {id(o): w for o, w in zip(outputs, wrapped, strict=True) if w is not o}
+                node._ctx_saved = [(mine.get(id(t), t), v) for t, v in saved]
             node.next_edges = [
                 ((a, 0) if a.grad_fn is None else (a.grad_fn, a._output_nr))
                 if isinstance(a, Tensor) and a.requires_grad

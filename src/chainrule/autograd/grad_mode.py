@@ -46,13 +46,23 @@ class _GradModeContext:
         return self.__class__()
 
 
-class no_grad(_GradModeContext):
+class _NoArgsContext(_GradModeContext):
+    """A switch without arguments, so that it also decorates without parentheses."""
+
+    def __new__(cls, func: Any = None) -> Any:
+        # ``@no_grad`` as well as ``@no_grad()``, as PyTorch allows
+        if func is not None:
+            return cls()(func)
+        return super().__new__(cls)
+
+
+class no_grad(_NoArgsContext):
     """Context manager / decorator that turns graph recording off (``torch.no_grad``)."""
 
     mode = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_NoArgsContext):
     """Context manager / decorator that turns graph recording on (``torch.enable_grad``)."""
 
     mode = True

@@ -70,7 +70,6 @@ def _analytical(outputs: list[Any], diff: list[Any]) -> list[list[np.ndarray]]:
 def gradcheck(
     func: Callable[..., Any],
     inputs: Any,
-    *,
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,

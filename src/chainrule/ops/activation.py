@@ -15,6 +15,8 @@ import numpy as np
 
 from chainrule.autograd.function import Op
 from chainrule.ops import _math
+from chainrule.ops._errors import ShapeError
+from chainrule.ops.elementwise import local_scale
 from chainrule.ops.shape import _dim
 from chainrule.random import _np_generator
 from chainrule.tensor import Tensor
@@ -89,6 +91,7 @@ class Dropout(Op):
 class LeakyReLU(Op):
     """Y = X where X > 0, else negative_slope * X."""
 
+    save_inputs = (0,)
     shapes = {"X": "(*)", "Y": "(*)"}
 
     def forward(self, X: np.ndarray, negative_slope: float) -> np.ndarray:
@@ -98,7 +101,9 @@ class LeakyReLU(Op):
 
     def backward(self, dY: Any) -> Any:
         """dX = dY * (1 if X > 0 else negative_slope)  (*) = (*)(*)"""
-        return _math.where(self.positive, dY, dY * self.slope)
+        X = self.input(0)
+        factor = np.where(self.positive, 1, self.slope).astype(_math.data(X).dtype)
+        return local_scale(dY, factor, X)
 
 
 class BatchNorm(Op):
@@ -255,13 +260,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     x = input.data
     if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got "
+        raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got "
                          f"{tuple(x.shape)}")
     C = x.shape[1]
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
         if t is not None and tuple(t.shape) != (C,):
-            raise ValueError(f"batch_norm: {name} of shape {tuple(t.shape)} does not match the "
+            raise ShapeError(f"batch_norm: {name} of shape {tuple(t.shape)} does not match the "
                              f"input's {C} channels (input {tuple(x.shape)})")
     if training or running_mean is None or running_var is None:
         mean, var = _batch_stats(x)
@@ -285,7 +290,7 @@ def _batch_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and biased variance of an ``(N, C, *)`` array."""
     axes = (0,) + tuple(range(2, x.ndim))
     if x.size // x.shape[1] <= 1:
-        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+        raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input of shape {tuple(x.shape)}")
     mean = x.mean(axis=axes)
     xc = x - mean.reshape((1, -1) + (1,) * (x.ndim - 2))

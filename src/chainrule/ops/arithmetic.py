@@ -18,14 +18,15 @@ from chainrule import dtypes
 from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
+from chainrule.ops._errors import ShapeError
 from chainrule.tensor import Tensor
 
 __all__ = ["add", "sub", "rsub", "mul", "div", "true_divide", "neg", "reciprocal", "pow",
            "square", "clone", "cast", "result_type", "promote_types"]
 
 
-def _shape_error(op: str, a: Any, b: Any) -> ValueError:
-    return ValueError(
+def _shape_error(op: str, a: Any, b: Any) -> ShapeError:
+    return ShapeError(
         f"{op}: shapes {tuple(np.shape(a))} and {tuple(np.shape(b))} cannot be broadcast "
         "together (each dimension must be equal, or 1 in one of them)"
     )
@@ -192,16 +193,20 @@ class Pow(Op):
                     da = _math.where(zero_b, 0, da)
                 da = unbroadcast(da, sa)
             if self.needs_input_grad[1]:
-                # d(a**b)/db = a**b log a; where a == 0 PyTorch defines it as 0
-                db = unbroadcast(dY * self.output() * _safe_log(a), sb)
+                # d(a**b)/db = a**b log a; where a == 0 and b >= 0 PyTorch defines it as 0
+                db = unbroadcast(dY * self.output() * _safe_log(a, b), sb)
         return da, db
 
 
-def _safe_log(a: Any) -> Any:
-    """log(a) with 0 where a == 0 (a Python number stays a number, keeping the dtype)."""
+def _safe_log(a: Any, b: Any) -> Any:
+    """log(a), with 0 where a == 0 and b >= 0 (a Python number stays a number, keeping the
+    dtype); where a == 0 and b < 0 it stays -inf (a**b log a = -inf, as in PyTorch)."""
     if isinstance(a, int | float):
-        return math.log(a) if a > 0 else 0.0 if a == 0 else math.nan
-    zero = _math.data(a) == 0
+        if a != 0:
+            return math.log(a) if a > 0 else math.nan
+        bd = _math.data(b)
+        return np.where(bd >= 0, 0, -np.inf).astype(bd.dtype) if np.any(bd < 0) else 0.0
+    zero = (_math.data(a) == 0) & (_math.data(b) >= 0)
     return _math.log(_math.where(zero, 1, a)) if zero.any() else _math.log(a)
 
 

@@ -18,6 +18,7 @@ from chainrule import dtypes
 from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
+from chainrule.ops._errors import ShapeError
 from chainrule.ops.arithmetic import _coerce, _operands, _to_dtype, result_type
 from chainrule.tensor import Tensor
 
@@ -161,6 +162,47 @@ class Sigmoid(Op):
 # -- piecewise functions: a constant mask carries the gradient --------------------------
 
 
+class LocalScale(Op):
+    """y = g * c, where c (a mask or a sign) is constant near the tensors ``x`` it reads."""
+
+    # The gradient rule of a piecewise-linear op (relu, abs, leaky_relu, l1_loss, nll_loss)
+    # under create_graph: recorded as a function of g and of x, whose derivative in x is
+    # zero, so gradients of gradients are zeros (as PyTorch's threshold_backward and sgn
+    # give) rather than "does not require grad".
+    shapes = {"g": "(*g)", "x": "(*x)", "Y": "(*y)"}
+
+    def forward(self, g: np.ndarray, *x: np.ndarray, factor: np.ndarray) -> np.ndarray:
+        self.factor = factor
+        self.x_dtypes = tuple(a.dtype for a in x)
+        return _scale(g, factor)
+
+    def backward(self, dY: Any) -> tuple[Any, ...]:
+        """dg = sum_to(dY * c, g.shape)  (*g) = (*y)(*y)
+        dx = zeros_like(x)  (*x)"""
+        need = self.needs_input_grad
+        dg = unbroadcast(_scale(dY, self.factor), self.input_shapes[0]) if need[0] else None
+        zeros = (
+            (Tensor._make(np.zeros(s, d)) if isinstance(dY, Tensor) else np.zeros(s, d))
+            if n else None
+            for n, s, d in zip(need[1:], self.input_shapes[1:], self.x_dtypes, strict=True)
+        )
+        return (dg, *zeros)
+
+
+def _scale(g: Any, factor: np.ndarray) -> Any:
+    """g * factor; a boolean factor is a mask (0 where false, even if g is inf or NaN)."""
+    if factor.dtype == bool:
+        return _math.keep(g, factor)
+    return g * factor
+
+
+def local_scale(g: Any, factor: np.ndarray, *x: Any) -> Any:
+    """``g * factor`` in a backward rule; recorded as a function of ``x`` under create_graph."""
+    if isinstance(g, Tensor):
+        return LocalScale.apply(g, *x, factor=factor)
+    return _scale(g, factor)
+
+
 class ReLU(Op):
     """y = max(x, 0)."""
 
@@ -175,8 +217,12 @@ class ReLU(Op):
 
     def backward(self, dY: Any) -> Any:
         """dx = dY * (x > 0)  (*) = (*)(*)"""
-        # Y > 0 exactly where x > 0; at x = 0 the gradient is 0, as in PyTorch
-        return _math.keep(dY, self._out_data > 0)
+        # Y <= 0 exactly where x <= 0: there the gradient is 0; at x = NaN it passes (NaN
+        # <= 0 is false), as in PyTorch
+        dead = np.asarray(self._out_data <= 0)
+        if type(dY) is np.ndarray:
+            return _math.drop(dY, dead)
+        return local_scale(dY, np.logical_not(dead, out=dead), self.output())
 
 
 class Abs(Op):
@@ -191,7 +237,8 @@ class Abs(Op):
     def backward(self, dY: Any) -> Any:
         """dx = dY * sign(x)  (*) = (*)(*)"""
         # sign(0) = 0: the gradient at the kink is 0, as in PyTorch
-        return dY * np.sign(_math.data(self.input(0)))
+        x = self.input(0)
+        return local_scale(dY, np.sign(_math.data(x)), x)
 
 
 class Sign(Op):
@@ -249,7 +296,7 @@ class ClampTensor(Op):
                 x = np.minimum(x, max)
         except ValueError:
             shapes = [np.shape(a) for a in (x, min, max) if a is not None]
-            raise ValueError(
+            raise ShapeError(
                 f"clamp: the shapes of input, min and max {shapes} cannot be broadcast together"
             ) from None
         return x
@@ -286,7 +333,7 @@ class Maximum(Op):
         try:
             return self._ufunc(a, b)
         except ValueError:
-            raise ValueError(
+            raise ShapeError(
                 f"{type(self).__name__.lower()}: shapes {np.shape(a)} and {np.shape(b)} cannot "
                 "be broadcast together"
             ) from None
@@ -330,7 +377,7 @@ class Where(Op):
         try:
             return np.where(condition, input, other)
         except ValueError:
-            raise ValueError(
+            raise ShapeError(
                 f"where: the shapes of condition {np.shape(condition)}, input "
                 f"{np.shape(input)} and other {np.shape(other)} cannot be broadcast together"
             ) from None

@@ -17,6 +17,7 @@ import numpy as np
 from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
+from chainrule.ops._errors import ShapeError
 from chainrule.tensor import Tensor
 
 __all__ = ["matmul", "mm", "bmm", "outer", "dot", "einsum", "linear", "bilinear"]
@@ -36,20 +37,20 @@ def _dtype_error(op: str, dtypes: Sequence[Any]) -> RuntimeError:
 # -- matmul ---------------------------------------------------------------------------
 
 
-def _matmul_error(a: Any, b: Any, op: str = "matmul") -> ValueError:
+def _matmul_error(a: Any, b: Any, op: str = "matmul") -> ShapeError:
     """Explain why ``a @ b`` fails, naming both shapes."""
     sa, sb = tuple(a.shape), tuple(b.shape)
     if not sa or not sb:
-        return ValueError(
+        return ShapeError(
             f"{op}: both arguments need to be at least 1-D, got shapes {sa} and {sb}"
         )
     ka, kb = len(sa) - 1, max(len(sb) - 2, 0)
     if sa[ka] != sb[kb]:
-        return ValueError(
+        return ShapeError(
             f"{op}: shapes {sa} and {sb} are not aligned: {sa[ka]} (dim {ka} of the first) "
             f"!= {sb[kb]} (dim {kb} of the second)"
         )
-    return ValueError(
+    return ShapeError(
         f"{op}: the batch dimensions {sa[:-2]} and {sb[:-2]} of shapes {sa} and {sb} cannot "
         "be broadcast together"
     )
@@ -119,7 +120,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Product of two matrices: ``(N, K) @ (K, M) -> (N, M)`` (2-D only)."""
     a, b = _operand(input), _operand(mat2)
     if len(a.shape) != 2 or len(b.shape) != 2:
-        raise ValueError(
+        raise ShapeError(
             f"mm: expected two 2-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
         )
     if a.shape[1] != b.shape[0]:
@@ -132,9 +133,9 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     a, b = _operand(input), _operand(mat2)
     sa, sb = tuple(a.shape), tuple(b.shape)
     if len(sa) != 3 or len(sb) != 3:
-        raise ValueError(f"bmm: expected two 3-D tensors, got shapes {sa} and {sb}")
+        raise ShapeError(f"bmm: expected two 3-D tensors, got shapes {sa} and {sb}")
     if sa[0] != sb[0]:
-        raise ValueError(f"bmm: batch sizes differ: shapes {sa} and {sb} ({sa[0]} != {sb[0]})")
+        raise ShapeError(f"bmm: batch sizes differ: shapes {sa} and {sb} ({sa[0]} != {sb[0]})")
     if sa[2] != sb[1]:
         raise _matmul_error(a, b, "bmm")
     return MatMul.apply(a, b)
@@ -144,7 +145,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
     """Inner product of two 1-D tensors of equal length."""
     a, b = _operand(input), _operand(other)
     if len(a.shape) != 1 or len(b.shape) != 1:
-        raise ValueError(
+        raise ShapeError(
             f"dot: expected two 1-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
         )
     if a.shape != b.shape:
@@ -175,7 +176,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """Outer product ``(N,) x (M,) -> (N, M)``."""
     a, b = _operand(input), _operand(vec2)
     if len(a.shape) != 1 or len(b.shape) != 1:
-        raise ValueError(
+        raise ShapeError(
             f"outer: expected two 1-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
         )
     return Outer.apply(a, b)
@@ -191,7 +192,7 @@ def _parse_einsum(equation: str, shapes: Sequence[tuple[int, ...]]) -> tuple[lis
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise ValueError(
+        raise ShapeError(
             f"einsum: equation {equation!r} has {len(terms)} operand(s) but {len(shapes)} "
             "were given"
         )
@@ -209,7 +210,7 @@ def _parse_einsum(equation: str, shapes: Sequence[tuple[int, ...]]) -> tuple[lis
             k = len(s) - len(t) + 3
             t = t.replace("...", ell[n_ell - k :] if k > 0 else "")
         if len(t) != len(s) or "." in t:
-            raise ValueError(
+            raise ShapeError(
                 f"einsum: the subscripts {t!r} do not match an operand of shape {s} in "
                 f"{equation!r}"
             )
@@ -237,7 +238,7 @@ class Einsum(Op):
             return np.einsum(eq, *x, optimize=len(x) > 1)
         except ValueError as e:
             shapes = ", ".join(str(a.shape) for a in x)
-            raise ValueError(f"einsum: cannot evaluate {eq!r} on shapes {shapes}: {e}") from None
+            raise ShapeError(f"einsum: cannot evaluate {eq!r} on shapes {shapes}: {e}") from None
 
     def backward(self, dY: Any) -> tuple[Any, ...]:
         """dx_i = einsum('y,others->x_i', dY, *others)  (*x_i) = (*y)"""
@@ -348,15 +349,16 @@ class Linear(Op):
 
 def _check_linear(X: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> None:
     if W.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {W.shape}")
+        raise ShapeError(f"linear: weight must be 2-D (out, in), got shape {W.shape}")
+    w = f"weight (out={W.shape[0]}, in={W.shape[1]}) of shape {W.shape}"
     if X.ndim == 0 or X.shape[-1] != W.shape[1]:
-        raise ValueError(
-            f"linear: input {X.shape} does not match weight (out={W.shape[0]}, in={W.shape[1]}): "
-            f"the input's last dimension must be {W.shape[1]}"
+        raise ShapeError(
+            f"linear: input {X.shape} does not match {w}: the input's last dimension must "
+            f"be {W.shape[1]}"
         )
     if b is not None and b.shape != (W.shape[0],):
-        raise ValueError(f"linear: bias of shape {b.shape} does not match weight "
-                         f"(out={W.shape[0]}, in={W.shape[1]}): expected ({W.shape[0]},)")
+        raise ShapeError(f"linear: bias of shape {b.shape} does not match {w}: expected "
+                         f"({W.shape[0]},)")
     if X.dtype != W.dtype or (b is not None and b.dtype != W.dtype):
         raise _dtype_error("linear", [X.dtype, W.dtype] + ([b.dtype] if b is not None else []))
 
@@ -428,20 +430,20 @@ class Bilinear(Op):
 
 def _check_bilinear(x1: np.ndarray, x2: np.ndarray, A: np.ndarray, b: np.ndarray | None) -> None:
     if A.ndim != 3:
-        raise ValueError(f"bilinear: weight must be 3-D (out, in1, in2), got shape {A.shape}")
+        raise ShapeError(f"bilinear: weight must be 3-D (out, in1, in2), got shape {A.shape}")
     out_f, in1, in2 = A.shape
-    w = f"weight (out={out_f}, in1={in1}, in2={in2})"
+    w = f"weight (out={out_f}, in1={in1}, in2={in2}) of shape {A.shape}"
     if x1.ndim == 0 or x1.shape[-1] != in1:
-        raise ValueError(f"bilinear: input1 {x1.shape} does not match {w}: its last "
-                         f"dimension must be {in1}")
+        raise ShapeError(f"bilinear: input1 {x1.shape} does not match {w}: its last "
+                         f"dimension must be {in1} (input2 has shape {x2.shape})")
     if x2.ndim == 0 or x2.shape[-1] != in2:
-        raise ValueError(f"bilinear: input2 {x2.shape} does not match {w}: its last "
-                         f"dimension must be {in2}")
+        raise ShapeError(f"bilinear: input2 {x2.shape} does not match {w}: its last "
+                         f"dimension must be {in2} (input1 has shape {x1.shape})")
     if x1.shape[:-1] != x2.shape[:-1]:
-        raise ValueError(f"bilinear: input1 {x1.shape} and input2 {x2.shape} must have the "
+        raise ShapeError(f"bilinear: input1 {x1.shape} and input2 {x2.shape} must have the "
                          "same batch dimensions")
     if b is not None and b.shape != (out_f,):
-        raise ValueError(f"bilinear: bias of shape {b.shape} does not match {w}: expected "
+        raise ShapeError(f"bilinear: bias of shape {b.shape} does not match {w}: expected "
                          f"({out_f},)")
     dtypes = [x1.dtype, x2.dtype, A.dtype] + ([b.dtype] if b is not None else [])
     if any(d != A.dtype for d in dtypes):

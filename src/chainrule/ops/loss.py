@@ -9,13 +9,17 @@ Class weights, ``ignore_index``, ``label_smoothing`` and ``pos_weight`` follow P
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
 
 from chainrule.autograd.function import Op
 from chainrule.ops import _math
+from chainrule.ops._errors import ShapeError
 from chainrule.ops.activation import log_softmax, softmax
+from chainrule.ops.elementwise import local_scale
 from chainrule.tensor import Tensor
 
 # The losses are ``nn.functional``'s (``F.cross_entropy`` ...), as in PyTorch, and are not
@@ -36,8 +40,9 @@ def _reduce(loss: np.ndarray, reduction: str, denom: Any = None) -> np.ndarray:
     n = loss.size if denom is None else denom
     if type(n) is int and n > 0:
         return total / n
-    with np.errstate(divide="ignore", invalid="ignore"):  # empty or all ignored: nan
-        return total / n
+    if n == 0:  # empty, or the targets' weights sum to 0: nan, as PyTorch
+        return np.asarray(total * math.nan)
+    return total / n
 
 
 class _Loss(Op):
@@ -49,6 +54,8 @@ class _Loss(Op):
     def _dloss(self, dY: Any) -> Any:
         """dL/dl_i: dY / N ('mean'), dY ('sum'), or dY itself per element ('none')."""
         if self.reduction == "mean":
+            if self.denom == 0:  # a mean over nothing is NaN, and so is its gradient
+                return dY * math.nan
             return dY / self.denom
         return dY
 
@@ -87,6 +94,9 @@ class SoftmaxCrossEntropy(_Loss):
         valid = (~ignored).astype(Z.dtype)  # (N,): 0 where the target is ignored
         row_w = valid * weight[t] if weight is not None else valid  # w[t_n]
         self.denom = row_w.sum()
+        # the targets' weights sum to 0: the mean is x/0, but (as PyTorch) no gradient
+        # reaches the ignored samples
+        self.zero_rows = ignored if self.denom == 0 and ignored.any() else None
         self.Q = self._target_distribution(valid, row_w, weight, C, label_smoothing)
         loss = (1 - label_smoothing) * row_w * nll
         if label_smoothing:
@@ -121,7 +131,10 @@ class SoftmaxCrossEntropy(_Loss):
         Q = self.Q if self.Q is not None else self._onehot()
         # general rule: dZ = (P * sum_c q_c - q) * dl, and sum_c q_c = 1 for one-hot q
         scale = Q.sum(axis=1, keepdims=True) if self.Q is not None else 1
-        return (P * scale - Q) * dl, None
+        dZ = (P * scale - Q) * dl
+        if self.Q is not None and self.zero_rows is not None:
+            dZ = _math.where(self.zero_rows[:, None], 0, dZ)
+        return dZ, None
 
     def _onehot(self) -> np.ndarray:
         Q = np.zeros(self.P.shape, self.P.dtype)
@@ -174,6 +187,7 @@ class SoftmaxCrossEntropyProbs(_Loss):
 class NLLLoss(_Loss):
     """L = -X[n, t_n] * w[t_n] averaged over n (X holds log-probabilities)."""
 
+    save_inputs = (0,)
     shapes = {"X": "(N,C)", "t": "(N,)", "Y": "()"}
 
     def forward(self, X: np.ndarray, t: np.ndarray, weight: np.ndarray | None = None,
@@ -189,6 +203,9 @@ class NLLLoss(_Loss):
                 self.row_w *= weight[t]
         picked = X[self.rows, t]
         self.denom = N if self.row_w is None else self.row_w.sum()
+        # the targets' weights sum to 0: the mean is x/0, but (as PyTorch) no gradient
+        # reaches the ignored samples
+        self.zero_rows = ignored if self.denom == 0 and ignored is not None else None
         loss = -picked if self.row_w is None else -picked * self.row_w
         return _reduce(loss, reduction, self.denom)
 
@@ -197,10 +214,14 @@ class NLLLoss(_Loss):
         dl = self._dloss(dY)
         n = self.rows.shape[0]
         g = -dl if self.row_w is None else -dl * self.row_w  # (N,) or ()
+        if self.zero_rows is not None:
+            g = _math.where(self.zero_rows, 0, g)
         if g.shape != (n,):
             g = _math.broadcast_to(g, (n,))
         if isinstance(g, Tensor):
-            return _math.index_add(self.input_shapes[0], (self.rows, self.t), g), None
+            # recorded as a function of X too (with derivative 0), as PyTorch records it
+            dX = _math.index_add(self.input_shapes[0], (self.rows, self.t), g)
+            return local_scale(dX, np.ones(dX.shape, bool), self.input(0)), None
         dX = np.zeros(self.input_shapes[0], g.dtype)
         dX[self.rows, self.t] = g  # each row has one target: no repeated index
         return dX, None
@@ -232,6 +253,7 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """L = mean(|x - y|)."""
 
+    save_inputs = (0, 1)
     shapes = {"x": "(*)", "y": "(*)", "Y": "()"}
 
     def forward(self, x: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
@@ -243,7 +265,8 @@ class L1Loss(_Loss):
     def backward(self, dY: Any) -> tuple[Any, Any]:
         """dx = sign(x - y) * dL / N  (*) = (*)(*)
         dy = -sign(x - y) * dL / N  (*) = (*)(*)"""
-        g = self._dloss(dY) * self.sign
+        inputs = [self.input(i) for i in range(2) if self.needs_input_grad[i]]
+        g = local_scale(self._dloss(dY), self.sign, *inputs)
         return (g if self.needs_input_grad[0] else None,
                 -g if self.needs_input_grad[1] else None)
 
@@ -367,14 +390,38 @@ def _const(fn: str, name: str, value: Any, dtype: np.dtype, shape: tuple[int, ..
         return None
     arr = np.asarray(_data(value), dtype=dtype)
     if shape is not None and arr.shape != shape:
-        raise ValueError(f"{fn}: {name} of shape {arr.shape} does not match: expected {shape}")
+        raise ShapeError(f"{fn}: {name} of shape {arr.shape} does not match: expected {shape}")
     return arr
 
 
 def _same_shape(fn: str, input: Any, target: Any) -> None:
     if _shape(input) != _shape(target):
-        raise ValueError(f"{fn}: input of shape {_shape(input)} and target of shape "
+        raise ShapeError(f"{fn}: input of shape {_shape(input)} and target of shape "
                          f"{_shape(target)} differ; they must have the same shape")
+
+
+def _broadcast_pair(fn: str, input: Tensor, target: Any) -> tuple[Tensor, Any]:
+    """Input and target of one shape: PyTorch broadcasts differing shapes with a warning."""
+    si, st = _shape(input), _shape(target)
+    if si == st:
+        return input, target
+    try:
+        shape = np.broadcast_shapes(si, st)
+    except ValueError:
+        raise ShapeError(f"{fn}: input of shape {si} and target of shape {st} differ and "
+                         "cannot be broadcast together; they should have the same shape") from None
+    warnings.warn(
+        f"{fn}: using a target size ({st}) that is different to the input size ({si}); "
+        "this will likely lead to incorrect results due to broadcasting. Please ensure they "
+        "have the same size.", UserWarning, stacklevel=3)
+    from chainrule.ops.shape import broadcast_to
+
+    def expand(x: Any) -> Any:
+        if isinstance(x, Tensor):
+            return x if x.shape == shape else broadcast_to(x, shape)
+        return np.broadcast_to(x, shape)
+
+    return expand(input), expand(target)
 
 
 def _check_targets(fn: str, t: np.ndarray, C: int, ignore_index: int) -> int | None:
@@ -401,14 +448,14 @@ def _classes_last(fn: str, input: Tensor, target: Any, index_target: bool
     ``(M,)`` (class indices) or ``(M,C)`` (probabilities); also return the 'none' shape."""
     shape = _shape(input)
     if len(shape) == 0:
-        raise ValueError(f"{fn}: expected an input of shape (C,), (N, C) or (N, C, d1, ...), "
+        raise ShapeError(f"{fn}: expected an input of shape (C,), (N, C) or (N, C, d1, ...), "
                          "got a 0-d tensor")
     C = shape[0] if len(shape) == 1 else shape[1]
     out_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
     expected = out_shape if index_target else shape
     if _shape(target) != expected:
         kind = "class indices" if index_target else "class probabilities"
-        raise ValueError(f"{fn}: input of shape {shape} expects a target of {kind} of shape "
+        raise ShapeError(f"{fn}: input of shape {shape} expects a target of {kind} of shape "
                          f"{expected}, got target of shape {_shape(target)}")
     if len(shape) == 2:
         return input, target, out_shape
@@ -508,20 +555,20 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error ``mean((input - target)^2)``: the seeds' squared-error loss.
 
     The gradient is ``2 (input - target) / N`` for the input and its negative for the
-    target. Input and target must have the same shape.
+    target. Shapes that differ but broadcast are broadcast with a warning, as in PyTorch.
     """
     _check_reduction("mse_loss", reduction)
     input = _float_tensor("mse_loss", input)
-    _same_shape("mse_loss", input, target)
-    return MSELoss.apply(input, _like("mse_loss", target, input), reduction=reduction)
+    input, target = _broadcast_pair("mse_loss", input, _like("mse_loss", target, input))
+    return MSELoss.apply(input, target, reduction=reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``mean(|input - target|)`` (gradient ``sign(input - target)/N``)."""
     _check_reduction("l1_loss", reduction)
     input = _float_tensor("l1_loss", input)
-    _same_shape("l1_loss", input, target)
-    return L1Loss.apply(input, _like("l1_loss", target, input), reduction=reduction)
+    input, target = _broadcast_pair("l1_loss", input, _like("l1_loss", target, input))
+    return L1Loss.apply(input, target, reduction=reduction)
 
 
 def _elementwise_weight(fn: str, name: str, weight: Any, input: Tensor) -> np.ndarray | None:
@@ -533,7 +580,7 @@ def _elementwise_weight(fn: str, name: str, weight: Any, input: Tensor) -> np.nd
         except ValueError:
             shape = None
         if shape != input.shape:
-            raise ValueError(f"{fn}: {name} of shape {w.shape} does not broadcast to the "
+            raise ShapeError(f"{fn}: {name} of shape {w.shape} does not broadcast to the "
                              f"input's shape {input.shape}")
     return w
 

@@ -604,22 +604,26 @@ class Prod(Op):
         zero = _math.data(x) == 0
         if not zero.any():
             return g * _keep(self.output(), shape, axes, keepdim) / x
-        # The gradient of x_i is the product of the others. Divide by 1 in place of the
-        # zeros; in a slice with one zero z, a nonzero x_i's product of the others still
-        # holds z (so its value is 0, but not its derivative in z: keep z as a factor);
-        # with two or more zeros every product of the others is 0.
+        # The gradient of x_i is the product of the others: of the nonzero others (divide
+        # by 1 in place of each zero), times the product of the zeros other than x_i. The
+        # latter is 0 in value but not in derivative (create_graph), so keep the zeros as
+        # factors: for a nonzero x_i, all the slice's zeros; for a zero x_i, the other zero
+        # of a slice with two (their sum minus x_i), 1 with one, 0 with three or more
+        # (whose derivative is 0 too: a product of at least two zeros).
         zeros = np.count_nonzero(zero, axis=axes, keepdims=True)
         x_safe = _math.where(zero, 1, x)
-        if isinstance(x_safe, Tensor):
+        x_zeros = _math.where(zero, x, 1)
+        if isinstance(x, Tensor):
             nonzero_product = Prod.apply(x_safe, axes=axes, keepdim=True)
+            zero_product = Prod.apply(x_zeros, axes=axes, keepdim=True)
         else:
             nonzero_product = np.multiply.reduce(x_safe, axis=axes, keepdims=True)
-        grad = g * nonzero_product / x_safe
-        one = zeros == 1
-        if one.any():
-            z = _math.where(zero, x, 0).sum(axis=axes, keepdims=True)  # the zero, per slice
-            grad = grad * _math.where(one & ~zero, z, 1)
-        return _math.where(zeros <= 1, grad, 0)
+            zero_product = np.multiply.reduce(x_zeros, axis=axes, keepdims=True)
+        other_zero = (zeros == 1).astype(zero_product.dtype)
+        if (zeros == 2).any():
+            pair_sum = _math.where(zero, x, 0).sum(axis=axes, keepdims=True)
+            other_zero = _math.where(zeros == 2, pair_sum - x, other_zero)
+        return g * nonzero_product / x_safe * _math.where(zero, other_zero, zero_product)
 
 
 def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,

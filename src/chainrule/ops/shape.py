@@ -19,6 +19,7 @@ import numpy as np
 from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
+from chainrule.ops._errors import ShapeError
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -126,7 +127,7 @@ def _reshape_to(cls: type[Reshape], op: str, input: Tensor, shape: tuple[int, ..
         prod = math.prod(n for n in shape if n != -1)
         bad = prod != size if -1 not in shape else (prod == 0 or size % prod != 0)
     if bad:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: shape {shape} is invalid for a tensor of shape {tuple(input.shape)} "
             f"({size} elements); at most one dimension may be -1"
         )
@@ -153,7 +154,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return _view_of(input, Flatten.apply(input, shape=(1,)))
     s, e = _dim("flatten", start_dim, len(shape)), _dim("flatten", end_dim, len(shape))
     if s > e:
-        raise ValueError(f"flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
+        raise ShapeError(f"flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
     new = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
     return _view_of(input, Flatten.apply(input, shape=new))
 
@@ -225,13 +226,13 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
     dims = _shape_arg("permute", dims)
     nd = _ndim(input)
     if len(dims) != nd:
-        raise ValueError(
+        raise ShapeError(
             f"permute: got {len(dims)} dimensions {dims} for a tensor of shape "
             f"{_shape(input)} ({nd} dimensions)"
         )
     norm = tuple(_dim("permute", d, nd) for d in dims)
     if len(set(norm)) != nd:
-        raise ValueError(f"permute: dims {dims} repeat a dimension; expected a permutation")
+        raise ShapeError(f"permute: dims {dims} repeat a dimension; expected a permutation")
     return _view_of(input, Permute.apply(input, dims=norm))
 
 
@@ -255,7 +256,7 @@ def _expand(op: str, input: Tensor, sizes: tuple[int, ...]) -> Tensor:
     shape = tuple(input.shape)
     lead = len(sizes) - len(shape)
     if lead < 0:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: the target shape {sizes} has fewer dimensions than the tensor's {shape}"
         )
     target = []
@@ -263,11 +264,11 @@ def _expand(op: str, input: Tensor, sizes: tuple[int, ...]) -> Tensor:
         old = shape[i - lead] if i >= lead else None
         if n == -1:
             if old is None:
-                raise ValueError(f"{op}: -1 is not allowed for the new leading dimension {i} "
+                raise ShapeError(f"{op}: -1 is not allowed for the new leading dimension {i} "
                                  f"of {sizes}")
             n = old
         elif old is not None and old != n and old != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: cannot expand shape {shape} to {sizes}: the size {old} must match "
                 f"{n} at non-singleton dimension {i}"
             )
@@ -337,7 +338,7 @@ def _tensor_list(op: str, tensors: Any) -> list[Any]:
         )
     xs = [_operand(t) for t in tensors]
     if not xs:
-        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+        raise ShapeError(f"{op}: expected a non-empty sequence of tensors")
     return xs
 
 
@@ -346,12 +347,12 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     xs = _tensor_list("cat", tensors)
     shapes = [_shape(x) for x in xs]
     if any(len(s) == 0 for s in shapes):
-        raise ValueError(f"cat: zero-dimensional tensors cannot be concatenated (shapes {shapes})")
+        raise ShapeError(f"cat: zero-dimensional tensors cannot be concatenated (shapes {shapes})")
     nd = len(shapes[0])
     d = _dim("cat", dim, nd)
     for s in shapes[1:]:
         if len(s) != nd or s[:d] + s[d + 1 :] != shapes[0][:d] + shapes[0][d + 1 :]:
-            raise ValueError(
+            raise ShapeError(
                 f"cat: tensors must have the same shape except in dimension {dim}; got shapes "
                 f"{', '.join(map(str, shapes))}"
             )
@@ -366,7 +367,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     xs = _tensor_list("stack", tensors)
     shapes = [_shape(x) for x in xs]
     if any(s != shapes[0] for s in shapes):
-        raise ValueError(
+        raise ShapeError(
             f"stack: expects each tensor to be equal size, got shapes {', '.join(map(str, shapes))}"
         )
     d = _dim("stack", dim, len(shapes[0]) + 1)
@@ -382,18 +383,18 @@ def split(tensor: Tensor, split_size_or_sections: int | Sequence[int],
     """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
     shape = tuple(tensor.shape)
     if not shape:
-        raise ValueError("split: cannot split a zero-dimensional tensor")
+        raise ShapeError("split: cannot split a zero-dimensional tensor")
     d = _dim("split", dim, len(shape))
     n = shape[d]
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
         if size < 0 or (size == 0 and n > 0):
-            raise ValueError(f"split: split_size must be positive, got {size}")
+            raise ShapeError(f"split: split_size must be positive, got {size}")
         sizes = [min(size, n - s) for s in range(0, n, size)] if n else [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != n or any(s < 0 for s in sizes):
-            raise ValueError(
+            raise ShapeError(
                 f"split: sections {sizes} must be non-negative and sum to the size {n} of "
                 f"dimension {dim} of shape {shape}"
             )
@@ -407,10 +408,10 @@ def split(tensor: Tensor, split_size_or_sections: int | Sequence[int],
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into ``chunks`` pieces of size ``ceil(n / chunks)`` (so possibly fewer pieces)."""
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
     shape = tuple(input.shape)
     if not shape:
-        raise ValueError("chunk: cannot chunk a zero-dimensional tensor")
+        raise ShapeError("chunk: cannot chunk a zero-dimensional tensor")
     d = _dim("chunk", dim, len(shape))
     n = shape[d]
     if n == 0:
@@ -650,12 +651,12 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
     """``Tensor.repeat``: tile ``sizes[i]`` times along dimension i (len(sizes) >= ndim)."""
     sizes = _shape_arg("repeat", sizes)
     if len(sizes) < _ndim(input):
-        raise ValueError(
+        raise ShapeError(
             f"repeat: the number of repeats {sizes} cannot be smaller than the number of "
             f"dimensions of the tensor {_shape(input)}"
         )
     if any(s < 0 for s in sizes):
-        raise ValueError(f"repeat: repeats must be non-negative, got {sizes}")
+        raise ShapeError(f"repeat: repeats must be non-negative, got {sizes}")
     return Repeat.apply(input, sizes=sizes)
 
 
