@@ -236,6 +236,39 @@ class Op(Node):
             node.next_edges = ((x0.grad_fn or x0, x0._output_nr),)
             node.needs_input_grad = (True,)
             node.input_shapes = (a0.shape if type(a0) is np.ndarray else (),)
+        elif n == 3:  # linear, bilinear without its 4th input, where, clamp
+            x0, x1, x2 = inputs
+            if isinstance(x0, Tensor):
+                a0, r0 = x0.data, x0._requires_grad
+            else:
+                a0, r0 = x0, False
+            if isinstance(x1, Tensor):
+                a1, r1 = x1.data, x1._requires_grad
+            else:
+                a1, r1 = x1, False
+            if isinstance(x2, Tensor):
+                a2, r2 = x2.data, x2._requires_grad
+            else:
+                a2, r2 = x2, False
+            node = cls.__new__(cls)
+            out = node.forward(a0, a1, a2, **kwargs)
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            if _anomaly.enabled:
+                _anomaly.check_forward(node, out)
+            if not ((r0 or r1 or r2) and GradMode.enabled):
+                return Tensor._make(out, False, None, 0)
+            node.next_edges = (
+                (x0.grad_fn or x0, x0._output_nr) if r0 else None,
+                (x1.grad_fn or x1, x1._output_nr) if r1 else None,
+                (x2.grad_fn or x2, x2._output_nr) if r2 else None,
+            )
+            node.needs_input_grad = (r0, r1, r2)
+            node.input_shapes = (
+                a0.shape if type(a0) is np.ndarray else (),
+                a1.shape if type(a1) is np.ndarray else (),
+                a2.shape if type(a2) is np.ndarray else (),
+            )
         else:
             record = False
             arrays = []

@@ -83,8 +83,13 @@ def keep(x: Any, mask: np.ndarray) -> Any:
 
 
 def drop(x: np.ndarray, mask: Any) -> Any:
-    """``x`` where ``mask`` is false, else exactly 0: ``keep(x, ~mask)`` in one step fewer."""
-    if type(x) is np.ndarray and type(mask) is np.ndarray and x.shape == mask.shape and x.ndim:
+    """``x`` where ``mask`` is false, else exactly 0: ``keep(x, ~mask)`` in one step fewer.
+
+    Small arrays go through ``np.where`` (fewer calls); from 2,048 elements on the bitwise
+    form is faster.
+    """
+    if (type(x) is np.ndarray and type(mask) is np.ndarray and x.shape == mask.shape
+            and x.size >= 2048):
         words = _WORDS.get(x.dtype)
         if words is not None:
             # int8(True) - 1 = 0 (no bits), int8(False) - 1 = -1 (all bits)

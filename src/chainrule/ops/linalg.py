@@ -350,17 +350,20 @@ class Linear(Op):
 def _check_linear(X: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> None:
     if W.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out, in), got shape {W.shape}")
-    w = f"weight (out={W.shape[0]}, in={W.shape[1]}) of shape {W.shape}"
     if X.ndim == 0 or X.shape[-1] != W.shape[1]:
         raise ShapeError(
-            f"linear: input {X.shape} does not match {w}: the input's last dimension must "
-            f"be {W.shape[1]}"
+            f"linear: input {X.shape} does not match {_weight_text(W)}: the input's last "
+            f"dimension must be {W.shape[1]}"
         )
     if b is not None and b.shape != (W.shape[0],):
-        raise ShapeError(f"linear: bias of shape {b.shape} does not match {w}: expected "
-                         f"({W.shape[0]},)")
+        raise ShapeError(f"linear: bias of shape {b.shape} does not match {_weight_text(W)}: "
+                         f"expected ({W.shape[0]},)")
     if X.dtype != W.dtype or (b is not None and b.dtype != W.dtype):
         raise _dtype_error("linear", [X.dtype, W.dtype] + ([b.dtype] if b is not None else []))
+
+
+def _weight_text(W: np.ndarray) -> str:
+    return f"weight (out={W.shape[0]}, in={W.shape[1]}) of shape {W.shape}"
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -428,23 +431,29 @@ class Bilinear(Op):
         return dx1, dx2, dA, (dY.sum(0) if need[3] else None)
 
 
+def _bilinear_weight_text(A: np.ndarray) -> str:
+    out_f, in1, in2 = A.shape
+    return f"weight (out={out_f}, in1={in1}, in2={in2}) of shape {A.shape}"
+
+
 def _check_bilinear(x1: np.ndarray, x2: np.ndarray, A: np.ndarray, b: np.ndarray | None) -> None:
     if A.ndim != 3:
         raise ShapeError(f"bilinear: weight must be 3-D (out, in1, in2), got shape {A.shape}")
     out_f, in1, in2 = A.shape
-    w = f"weight (out={out_f}, in1={in1}, in2={in2}) of shape {A.shape}"
     if x1.ndim == 0 or x1.shape[-1] != in1:
-        raise ShapeError(f"bilinear: input1 {x1.shape} does not match {w}: its last "
-                         f"dimension must be {in1} (input2 has shape {x2.shape})")
+        raise ShapeError(f"bilinear: input1 {x1.shape} does not match "
+                         f"{_bilinear_weight_text(A)}: its last dimension must be {in1} "
+                         f"(input2 has shape {x2.shape})")
     if x2.ndim == 0 or x2.shape[-1] != in2:
-        raise ShapeError(f"bilinear: input2 {x2.shape} does not match {w}: its last "
-                         f"dimension must be {in2} (input1 has shape {x1.shape})")
+        raise ShapeError(f"bilinear: input2 {x2.shape} does not match "
+                         f"{_bilinear_weight_text(A)}: its last dimension must be {in2} "
+                         f"(input1 has shape {x1.shape})")
     if x1.shape[:-1] != x2.shape[:-1]:
         raise ShapeError(f"bilinear: input1 {x1.shape} and input2 {x2.shape} must have the "
                          "same batch dimensions")
     if b is not None and b.shape != (out_f,):
-        raise ShapeError(f"bilinear: bias of shape {b.shape} does not match {w}: expected "
-                         f"({out_f},)")
+        raise ShapeError(f"bilinear: bias of shape {b.shape} does not match "
+                         f"{_bilinear_weight_text(A)}: expected ({out_f},)")
     dtypes = [x1.dtype, x2.dtype, A.dtype] + ([b.dtype] if b is not None else [])
     if any(d != A.dtype for d in dtypes):
         raise _dtype_error("bilinear", dtypes)

@@ -557,6 +557,10 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     The gradient is ``2 (input - target) / N`` for the input and its negative for the
     target. Shapes that differ but broadcast are broadcast with a warning, as in PyTorch.
     """
+    if (isinstance(input, Tensor) and isinstance(target, Tensor) and reduction == "mean"
+            and input.data.dtype.kind == "f" and target.data.dtype == input.data.dtype
+            and target.data.shape == input.data.shape):  # the common case, checked at once
+        return MSELoss.apply(input, target)
     _check_reduction("mse_loss", reduction)
     input = _float_tensor("mse_loss", input)
     input, target = _broadcast_pair("mse_loss", input, _like("mse_loss", target, input))
