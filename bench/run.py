@@ -37,6 +37,8 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
 
 RESULTS_DIR = REPO / "bench" / "results"
 README = REPO / "bench" / "README.md"
+#: the top-level README also shows the latest table (its "Benchmarks" section)
+READMES = (README, REPO / "README.md")
 README_BEGIN, README_END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
 
 #: set to the thread count in every worker's environment, before NumPy is imported
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, default=None, metavar="PATH",
                    help="where to write the markdown table (default next to the JSON)")
     p.add_argument("--update-readme", action="store_true",
-                   help="also replace the results table in bench/README.md")
+                   help="also replace the results table in bench/README.md and README.md")
     p.add_argument("--strict", action="store_true",
                    help="exit with status 3 when a target is missed (default: report only)")
     p.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
@@ -475,13 +477,15 @@ def _blas_summary(jobs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _write_readme_table(markdown: str) -> None:
-    text = README.read_text() if README.exists() else ""
-    if README_BEGIN not in text or README_END not in text:
-        raise RuntimeError(f"--update-readme: {README} has no {README_BEGIN} ... {README_END}")
-    head, rest = text.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    README.write_text(head + README_BEGIN + "\n" + markdown + README_END + tail)
+def _write_readme_table(markdown: str, paths: tuple[Path, ...] = READMES) -> None:
+    """Replace the text between the bench-table markers of each README with ``markdown``."""
+    for path in paths:
+        text = path.read_text() if path.exists() else ""
+        if README_BEGIN not in text or README_END not in text:
+            raise RuntimeError(f"--update-readme: {path} has no {README_BEGIN} ... {README_END}")
+        head, rest = text.split(README_BEGIN, 1)
+        _, tail = rest.split(README_END, 1)
+        path.write_text(head + README_BEGIN + "\n" + markdown + README_END + tail)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -540,7 +544,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     if args.update_readme:
         _write_readme_table(markdown)
-        print(f"updated {README}", file=sys.stderr)
+        print(f"updated {', '.join(str(p) for p in READMES)}", file=sys.stderr)
     if errors:
         print(f"chainrule bench: {len(errors)} job(s) failed", file=sys.stderr)
         return 1

@@ -218,3 +218,17 @@ def test_profile_breakdown_names_the_parts_and_removes_its_timers() -> None:
         assert label in parts, sorted(parts)
     assert res["calls"]["forward Linear"] == 3  # three layers per step
     assert "| part |" in profile_step.format_breakdown("mlp_tiny", res)
+
+
+def test_update_readme_replaces_only_the_marked_table(tmp_path) -> None:
+    from bench.run import README_BEGIN, README_END, _write_readme_table
+
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    a.write_text(f"intro\n{README_BEGIN}\nold\n{README_END}\noutro\n")
+    b.write_text(f"{README_BEGIN}\n{README_END}\n")
+    _write_readme_table("| new |\n", (a, b))
+    assert a.read_text() == f"intro\n{README_BEGIN}\n| new |\n{README_END}\noutro\n"
+    assert b.read_text() == f"{README_BEGIN}\n| new |\n{README_END}\n"
+    (tmp_path / "c.md").write_text("no markers")
+    with pytest.raises(RuntimeError, match="has no"):
+        _write_readme_table("x", (tmp_path / "c.md",))
