@@ -30,18 +30,18 @@ a stray temporary file, which nothing reads).
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import io
 import json
 import math
 import os
-import secrets
 import struct
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import numpy as np
+
+from chainrule._atomic import atomic_open
 
 __all__ = ["CheckpointError", "save", "load"]
 
@@ -289,41 +289,8 @@ def _write_checkpoint(f: IO[bytes], header: bytes, entries: list[tuple[str, np.n
 
 def _atomic_write(path: str, header: bytes, entries: list[tuple[str, np.ndarray]]) -> None:
     """Write to a temporary file beside ``path``, fsync it, then rename it onto ``path``."""
-    target = os.path.realpath(path)  # through a symlink: replace the file it points to
-    directory, base = os.path.split(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = os.path.join(directory, f".{base}.tmp-{secrets.token_hex(6)}")
-        try:
-            fd = os.open(tmp, flags, 0o666)  # the umask applies, as for a plain open()
-            break
-        except FileExistsError:
-            continue
-    try:
-        with open(fd, "wb") as f:
-            _write_checkpoint(f, header, entries)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)  # only still open if open(fd) itself failed
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    if os.name == "nt":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic_open(path, "wb") as f:
+        _write_checkpoint(f, header, entries)
 
 
 # ----------------------------------------------------------------------------- load

@@ -32,6 +32,7 @@ from typing import Any
 
 import chainrule as cr
 from chainrule import nn, optim
+from chainrule._atomic import atomic_open
 from chainrule.cli.common import (
     ACTIVATIONS,
     DATASETS,
@@ -292,14 +293,8 @@ def _show(value: Any) -> str:
 
 def _atomic_write(path: str, write: Callable[[io.IOBase], None], binary: bool = False) -> None:
     """Write ``path`` through a temporary file renamed into place (never half-written)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb" if binary else "w", newline="" if not binary else None) as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_open(path, "wb") if binary else atomic_open(path, "w", newline="") as f:
+        write(f)
 
 
 def write_metrics(metrics: list[dict[str, Any]], path: str) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 import numpy as np
 
+from chainrule._atomic import atomic_open
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.onnx._errors import OnnxExporterError
 from chainrule.tensor import Tensor
@@ -450,29 +450,5 @@ def _write(f: Any, data: bytes) -> None:
     if hasattr(f, "write"):
         f.write(data)
         return
-    target = os.path.realpath(os.fspath(f))
-    directory, base = os.path.split(target)
-    tmp = os.path.join(directory, f".{base}.tmp-{secrets.token_hex(6)}")
-    try:
-        with open(tmp, "xb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    if os.name == "nt":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic_open(f, "wb") as out:
+        out.write(data)
