@@ -1,11 +1,13 @@
 """The backward engine: an iterative topological walk of the graph (no recursion).
 
-1. Discover: walk ``next_edges`` from the roots with an explicit stack, counting for each
-   node how many gradients it will receive (its consumers in this graph).
-2. Execute: a node runs once all its gradients have arrived (Kahn's algorithm; among ready
-   nodes the most recently created runs first, as in PyTorch). Gradients that reach the
+1. Every node carries a creation number ``seq``, and its inputs were made before it, so
+   every edge leads to an older node. Running the nodes newest first is therefore a
+   topological order: a priority queue by ``-seq`` holds the nodes that have received a
+   gradient, and when a node is popped every node that can still send it one has run.
+   (This is the order of Kahn's algorithm with the newest ready node first, as PyTorch
+   runs, without a pass that counts each node's consumers.) Gradients that reach the
    same tensor from several consumers are summed: the seeds' Branch node.
-3. After a node has run, its saved buffers are released unless ``retain_graph=True``.
+2. After a node has run, its saved buffers are released unless ``retain_graph=True``.
 
 Time and memory are linear in the number of nodes, so a chain of 100,000 ops is fine.
 """
@@ -113,27 +115,12 @@ def run_backward(
             capture[key] = k
     captured: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
 
-    # 1. discover the graph and count each node's incoming gradients
-    deps: dict[Node, int] = {}
-    stack = []
-    for root in roots:
-        fn = root.grad_fn
-        if fn is not None and fn not in deps:
-            deps[fn] = 0
-            stack.append(fn)
-    while stack:
-        for edge in stack.pop().next_edges:
-            if edge is not None:
-                child = edge[0]
-                if child in deps:
-                    deps[child] += 1
-                elif isinstance(child, Node):
-                    deps[child] = 1
-                    stack.append(child)
-
-    # 2. seed the roots, then run nodes in topological order. A gradient that reaches a
-    # tensor from several consumers is summed (Branch); `owned` holds the ids of sums the
-    # engine allocated itself, the only arrays it may add into in place.
+    # 1. seed the roots. Every edge leads from a node to an older one (smaller ``seq``), so
+    # running nodes newest first is a topological order: when a node is popped, every
+    # node that can send it a gradient has already run. No discovery pass is needed; a
+    # node is queued when its first gradient arrives. A gradient that reaches a tensor
+    # from several consumers is summed (Branch); `owned` holds the ids of sums the engine
+    # allocated itself, the only arrays it may add into in place.
     buffers: dict[Node, list[Any]] = {}
     owned: set[int] = set()
     leaf_grads: dict[int, list[Any]] = {}  # id(leaf) -> [tensor, summed gradient]
@@ -146,12 +133,8 @@ def run_backward(
         buf = buffers.get(fn)
         if buf is None:
             buf = buffers[fn] = [None] * len(fn.out_shapes)
-        buf[root._output_nr] = _sum(buf[root._output_nr], g, owned, create_graph)
-    for root in roots:
-        fn = root.grad_fn
-        if fn is not None and deps[fn] == 0:
             heapq.heappush(ready, (-fn.seq, fn))
-            deps[fn] = -1  # queued once
+        buf[root._output_nr] = _sum(buf[root._output_nr], g, owned, create_graph)
 
     norms = record_grad_norms
     push, pop = heapq.heappush, heapq.heappop
@@ -170,11 +153,9 @@ def run_backward(
             if node.hooks:
                 _run_node_hooks(node, grads, create_graph)
             if norms:
-                if len(grads) == 1:
-                    g = grads[0]
-                    node.grad_norms = [
-                        g if type(g) is np.ndarray and g.size <= SMALL_GRAD else _norm_or_ref(g)
-                    ]
+                g = grads[0]
+                if len(grads) == 1 and type(g) is np.ndarray and g.size <= SMALL_GRAD:
+                    node.grad_norms = grads  # a small gradient itself: its norm is lazy
                 else:
                     node.grad_norms = [_norm_or_ref(g) for g in grads]
             if node.retained:
@@ -233,24 +214,18 @@ def run_backward(
                 g = in_grads[i] if i < n_grads else None
                 target = edge[0]
                 if isinstance(target, Node):
-                    if g is not None:
-                        if type(g) is not np.ndarray or g.shape != shapes[i]:
-                            g = _check_grad(node, i, g, shapes[i], None)
-                        buf = buffers.get(target)
-                        if buf is None:
-                            if target.single_output:
-                                buffers[target] = [g]
-                            else:
-                                buffers[target] = buf = [None] * len(target.out_shapes)
-                                buf[edge[1]] = g
+                    if g is not None and (type(g) is not np.ndarray or g.shape != shapes[i]):
+                        g = _check_grad(node, i, g, shapes[i], None)
+                    buf = buffers.get(target)
+                    if buf is None:  # the first gradient for this node: queue it
+                        if target.single_output:
+                            buffers[target] = [g]
                         else:
-                            buf[edge[1]] = _sum(buf[edge[1]], g, owned, create_graph)
-                    elif target not in buffers:
-                        buffers[target] = [None] * len(target.out_shapes)
-                    left = deps[target] - 1
-                    deps[target] = left
-                    if not left:
+                            buffers[target] = buf = [None] * len(target.out_shapes)
+                            buf[edge[1]] = g
                         push(ready, (-target.seq, target))
+                    elif g is not None:
+                        buf[edge[1]] = _sum(buf[edge[1]], g, owned, create_graph)
                 elif g is not None:
                     if (
                         type(g) is not np.ndarray

@@ -85,19 +85,27 @@ class SGD(Optimizer):
             nesterov = bool(group["nesterov"])
             maximize = bool(group["maximize"])
             plain = weight_decay == 0 and not maximize and dampening == 0 and not nesterov
+            scalars: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 a = p.data
                 buf = self.state[p].get("momentum_buffer") if plain and momentum != 0 else None
                 if buf is not None:
-                    # the common case, inlined: buf = momentum * buf + g; p -= lr * buf
+                    # the common case, inlined: buf = momentum * buf + g; p -= lr * buf. The
+                    # factors as 0-d arrays of the parameter's dtype: the same products as
+                    # with Python floats (NumPy casts those to the array's dtype), in half
+                    # the time on small arrays
+                    factors = scalars.get(a.dtype)
+                    if factors is None:
+                        factors = scalars[a.dtype] = (np.asarray(momentum, a.dtype),
+                                                      np.asarray(-lr, a.dtype))
                     b = buf.data
-                    np.multiply(b, momentum, out=b)
+                    np.multiply(b, factors[0], out=b)
                     np.add(b, p.grad.data, out=b)
                     # small arrays: a temporary is cheaper than fetching the scratch buffer
                     step = self._scratch(a, 0) if a.size > 65536 else None
-                    np.add(a, np.multiply(b, -lr, out=step), out=a)
+                    np.add(a, np.multiply(b, factors[1], out=step), out=a)
                     p._version[0] += 1
                     continue
                 scratch = self._scratch(a, 0)
