@@ -246,7 +246,13 @@ class Tensor:
             # the common ``loss.backward()``: seed dL/dL = 1 and run the engine directly
             from chainrule.autograd.engine import run_backward
 
-            one = np.ones(self.data.shape, self.data.dtype)
+            # built-in ops never write into dY: they may share one read-only 1 per dtype
+            one = _ONES.get(self.data.dtype) if self.grad_fn.single_output else None
+            if one is None or one.shape != self.data.shape:
+                one = np.ones(self.data.shape, self.data.dtype)
+                if one.ndim == 0 and self.grad_fn.single_output:
+                    one.flags.writeable = False  # shared: the engine copies before writing
+                    _ONES[self.data.dtype] = one
             run_backward((self,), (one,), bool(retain_graph), False)
             return
         from chainrule.autograd import backward
@@ -770,6 +776,10 @@ class Tensor:
         if self.data.ndim == 0 and spec:
             return format(self.item(), spec)
         return repr(self)
+
+
+#: dL/dL = 1 for ``loss.backward()`` of a 0-d loss, one read-only array per dtype
+_ONES: dict[Any, np.ndarray] = {}
 
 
 class RemovableHandle:

@@ -117,3 +117,25 @@ def test_saved_output_is_the_recorded_output() -> None:
         y.mul_(2.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def test_a_function_may_change_its_root_gradient_in_place() -> None:
+    """loss.backward() on a custom Function's 0-d output hands it a gradient of its own."""
+
+    class Square(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return (x * x).sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            g.mul_(2)  # in place on the incoming gradient, as PyTorch allows
+            return g * x
+
+    x = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    for _ in range(2):  # the second call must not see the first call's change
+        x.grad = None
+        Square.apply(x).backward()
+        assert x.grad.tolist() == [2.0, 4.0]

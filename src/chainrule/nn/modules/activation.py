@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chainrule.nn import functional as F
 from chainrule.nn.modules.module import Module
+from chainrule.ops.elementwise import ReLU as _ReLUOp
 from chainrule.tensor import Tensor
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
@@ -17,6 +18,8 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        if type(input) is Tensor:  # the usual case: straight to the node
+            return _ReLUOp.apply(input)
         return F.relu(input)
 
     def extra_repr(self) -> str:
