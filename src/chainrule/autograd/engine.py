@@ -246,13 +246,12 @@ def run_backward(
 
     # 3. leaves: accumulate into .grad, or hand back to autograd.grad
     in_grads = grads = g = None  # drop the loop's references (see _exclusive)
-    for entry in leaf_grads.values():
-        if entry[0]._hooks:
-            t = entry[0]
-            entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
     if capture:
         for entry in leaf_grads.values():
-            k = capture.get(id(entry[0]))
+            t = entry[0]
+            if t._hooks:
+                entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
+            k = capture.get(id(t))
             if k is not None:
                 captured[k] = entry[1]
     else:
@@ -260,6 +259,8 @@ def run_backward(
         getrefcount = sys.getrefcount
         for entry in leaf_grads.values():
             t = entry[0]
+            if t._hooks:
+                entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
             if t.grad is None and not create_graph:
                 # _exclusive(entry), inlined: adopt a fresh array, else copy it
                 g = entry[1]

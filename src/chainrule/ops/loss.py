@@ -245,7 +245,10 @@ class MSELoss(_Loss):
         """dx = 2 * (x - y) * dL / N  (*) = (*)(*)
         dy = -2 * (x - y) * dL / N  (*) = (*)(*)"""
         d = self.input(0) - self.input(1) if self.create_graph else self.diff
-        g = d * (self._dloss(dY) * 2)
+        if self.reduction == "mean" and self.denom:
+            g = d * (dY * (2 / self.denom))
+        else:
+            g = d * (self._dloss(dY) * 2)
         return (g if self.needs_input_grad[0] else None,
                 -g if self.needs_input_grad[1] else None)
 
