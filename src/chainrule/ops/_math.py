@@ -62,6 +62,19 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(data(cond), a, b)
 
 
+_ZEROS: dict[Any, np.ndarray] = {}
+
+
+def zero(dtype: Any) -> np.ndarray:
+    """A read-only 0-d zero of ``dtype``: as an operand of a ufunc it costs less than the
+    Python number 0, which NumPy converts on every call."""
+    z = _ZEROS.get(dtype)
+    if z is None:
+        z = _ZEROS[dtype] = np.zeros((), dtype)
+        z.flags.writeable = False
+    return z
+
+
 _WORDS = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32,
           np.dtype(np.float64): np.int64}
 
@@ -94,6 +107,8 @@ def drop(x: np.ndarray, mask: Any) -> Any:
         if words is not None:
             # int8(True) - 1 = 0 (no bits), int8(False) - 1 = -1 (all bits)
             return np.bitwise_and(x.view(words), mask.view(np.int8) - 1).view(x.dtype)
+    if type(x) is np.ndarray:
+        return np.where(mask, zero(x.dtype), x)
     return where(mask, 0, x)
 
 

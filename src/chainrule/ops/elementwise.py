@@ -213,13 +213,14 @@ class ReLU(Op):
     shapes = {"x": "(*)", "Y": "(*)"}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, 0)
+        return np.maximum(x, _math.zero(x.dtype))
 
     def backward(self, dY: Any) -> Any:
         """dx = dY * (x > 0)  (*) = (*)(*)"""
         # Y <= 0 exactly where x <= 0: there the gradient is 0; at x = NaN it passes (NaN
         # <= 0 is false), as in PyTorch
-        dead = np.asarray(self._out_data <= 0)
+        Y = self._out_data
+        dead = np.asarray(np.less_equal(Y, _math.zero(Y.dtype)))
         if type(dY) is np.ndarray:
             return _math.drop(dY, dead)
         return local_scale(dY, np.logical_not(dead, out=dead), self.output())

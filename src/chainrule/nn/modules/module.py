@@ -176,6 +176,8 @@ class Module:
             _note_root(self)
         _call_depth += 1
         try:
+            if len(args) == 1 and not kwargs:  # one input: a plain call is cheaper
+                return self.forward(args[0])
             return self.forward(*args, **kwargs)
         except _SHAPE_ERRORS as e:
             _annotate(e, self)
