@@ -348,6 +348,11 @@ class Linear(Op):
 
 
 def _check_linear(X: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> None:
+    """Raise, naming the shapes or dtypes, unless ``X @ W.T + b`` is a proper layer."""
+    dtype = W.dtype
+    if (W.ndim == 2 and X.shape[-1:] == W.shape[1:] and X.dtype == dtype
+            and (b is None or (b.shape == W.shape[:1] and b.dtype == dtype))):
+        return  # one test for the usual case; the diagnosis below runs only on an error
     if W.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out, in), got shape {W.shape}")
     if X.ndim == 0 or X.shape[-1] != W.shape[1]:
