@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "Op", "Function", "FunctionCtx"]
 
 _sequence = itertools.count()
+_new_object = object.__new__
 
 
 class Node:
@@ -202,7 +203,7 @@ class Op(Node):
                 a1, r1 = x1.data, x1._requires_grad
             else:
                 a1, r1 = x1, False
-            node = cls.__new__(cls)
+            node = _new_object(cls)
             out = node.forward(a0, a1, **kwargs)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
@@ -225,7 +226,7 @@ class Op(Node):
                 a0, r0 = x0.data, x0._requires_grad
             else:
                 a0, r0 = x0, False
-            node = cls.__new__(cls)
+            node = _new_object(cls)
             out = node.forward(a0, **kwargs)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
@@ -250,7 +251,7 @@ class Op(Node):
                 a2, r2 = x2.data, x2._requires_grad
             else:
                 a2, r2 = x2, False
-            node = cls.__new__(cls)
+            node = _new_object(cls)
             out = node.forward(a0, a1, a2, **kwargs)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
@@ -279,7 +280,7 @@ class Op(Node):
                         record = True
                 else:
                     arrays.append(x)
-            node = cls.__new__(cls)
+            node = _new_object(cls)
             out = node.forward(*arrays, **kwargs)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
@@ -313,7 +314,11 @@ class Op(Node):
                 if isinstance(x, Tensor):
                     versions.append((i, x._version[0]))
             node._saved_versions = tuple(versions)
-        result = Tensor._make(out, True, node, 0)
+        result = _new_object(Tensor)  # Tensor._make(out, True, node, 0), inlined
+        result.data = out
+        result._requires_grad = True
+        result.grad_fn = node
+        result._version = [0]
         if cls.save_output:
             node._out_data = out
             node._out_version = (result._version, 0)
