@@ -220,7 +220,9 @@ class ReLU(Op):
         # Y <= 0 exactly where x <= 0: there the gradient is 0; at x = NaN it passes (NaN
         # <= 0 is false), as in PyTorch
         Y = self._out_data
-        dead = np.asarray(np.less_equal(Y, _math.zero(Y.dtype)))
+        dead = np.less_equal(Y, _math.zero(Y.dtype))
+        if type(dead) is not np.ndarray:  # a 0-d comparison gives a NumPy bool
+            dead = np.asarray(dead)
         if type(dY) is np.ndarray:
             return _math.drop(dY, dead)
         return local_scale(dY, np.logical_not(dead, out=dead), self.output())
