@@ -244,11 +244,11 @@ class Tensor:
         if (gradient is None and not create_graph and inputs is None and self.grad_fn is not None
                 and self.data.size == 1):
             # the common ``loss.backward()``: seed dL/dL = 1 and run the engine directly
-            run_backward = _ENGINE[0]
-            if run_backward is None:  # imported late: the engine imports this module
-                from chainrule.autograd.engine import run_backward
+            engine = _ENGINE[0]
+            if engine is None:  # imported late: the engine imports this module
+                from chainrule.autograd import engine
 
-                _ENGINE[0] = run_backward
+                _ENGINE[0] = engine
             # built-in ops never write into dY: they may share one read-only 1 per dtype
             one = _ONES.get(self.data.dtype) if self.grad_fn.single_output else None
             if one is None or one.shape != self.data.shape:
@@ -256,7 +256,7 @@ class Tensor:
                 if one.ndim == 0 and self.grad_fn.single_output:
                     one.flags.writeable = False  # shared: the engine copies before writing
                     _ONES[self.data.dtype] = one
-            run_backward((self,), (one,), bool(retain_graph), False)
+            engine.run_backward((self,), (one,), bool(retain_graph), False)
             return
         from chainrule.autograd import backward
 
@@ -781,7 +781,7 @@ class Tensor:
         return repr(self)
 
 
-_ENGINE: list[Any] = [None]  # chainrule.autograd.engine.run_backward, once imported
+_ENGINE: list[Any] = [None]  # the module chainrule.autograd.engine, once imported
 
 #: dL/dL = 1 for ``loss.backward()`` of a 0-d loss, one read-only array per dtype
 _ONES: dict[Any, np.ndarray] = {}
