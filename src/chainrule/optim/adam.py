@@ -122,25 +122,23 @@ class Adam(Optimizer):
         m = state["exp_avg"].data
         v = state["exp_avg_sq"].data
         s0, s1 = self._scratch(a, 0), self._scratch(a, 1)
+        one_m_b1, b2, one_m_b2, bc2_sqrt, eps_, neg_step_size, shrink = self._factors(
+            a.dtype, lr, beta1, beta2, eps, weight_decay, step)
 
         if decoupled and weight_decay != 0:
-            np.multiply(a, 1 - lr * weight_decay, out=a)
+            np.multiply(a, shrink, out=a)  # p * (1 - lr * weight_decay)
             d = self._grad_for_update(a, p.grad.data, 0.0, maximize, s0)
         else:
             d = self._grad_for_update(a, p.grad.data, weight_decay, maximize, s0)
 
         np.subtract(d, m, out=s1)  # m <- m + (1 - beta1) * (d - m)
-        np.multiply(s1, 1 - beta1, out=s1)
+        np.multiply(s1, one_m_b1, out=s1)
         np.add(m, s1, out=m)
-        np.multiply(v, beta2, out=v)  # v <- beta2 * v + ((1 - beta2) * d) * d
-        np.multiply(d, 1 - beta2, out=s1)
+        np.multiply(v, b2, out=v)  # v <- beta2 * v + ((1 - beta2) * d) * d
+        np.multiply(d, one_m_b2, out=s1)
         np.multiply(s1, d, out=s1)
         np.add(v, s1, out=v)
 
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2**0.5
         if amsgrad:
             if "max_exp_avg_sq" not in state:  # amsgrad switched on mid-training
                 state["max_exp_avg_sq"] = self._zeros_like(p)
@@ -148,12 +146,36 @@ class Adam(Optimizer):
             np.maximum(v_max, v, out=v_max)
             v = v_max
         denom = np.sqrt(v, out=s1)  # sqrt(v) / sqrt(bc2) + eps
-        np.divide(denom, bias_correction2_sqrt, out=denom)
-        np.add(denom, eps, out=denom)
-        update = np.multiply(m, -step_size, out=s0)  # (-step_size * m) / denom
+        np.divide(denom, bc2_sqrt, out=denom)
+        np.add(denom, eps_, out=denom)
+        update = np.multiply(m, neg_step_size, out=s0)  # (-step_size * m) / denom
         np.divide(update, denom, out=update)
         np.add(a, update, out=a)
         p._version[0] += 1
+
+    def _factors(self, dtype: Any, lr: float, beta1: float, beta2: float, eps: float,
+                 weight_decay: float, step: float) -> tuple[np.ndarray, ...]:
+        """The step's scalar factors as 0-d arrays of the parameters' dtype, made once per
+        step and shared by its parameters: the same products as with Python floats (NumPy
+        casts those to the array's dtype), without converting them in every ufunc call.
+
+        ``(1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2**t), eps, -lr / (1 - beta1**t),
+        1 - lr * weight_decay)``.
+        """
+        cache = self.__dict__.setdefault("_factor_cache", {})
+        key = (dtype, lr, beta1, beta2, eps, weight_decay, step)
+        factors = cache.get(key)
+        if factors is None:
+            if len(cache) > 8:
+                cache.clear()
+            step_size = lr / (1 - beta1**step)
+            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+            factors = cache[key] = tuple(
+                np.asarray(x, dtype) for x in (1 - beta1, beta2, 1 - beta2,
+                                               bias_correction2_sqrt, eps, -step_size,
+                                               1 - lr * weight_decay)
+            )
+        return factors
 
 
 class AdamW(Adam):
