@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.ok or r.second_order is False]
     print(
         f"{len(results)} ops checked in float64 against central differences "
-        f"(eps=1e-6) in {time.perf_counter() - began:.1f} s: "
+        f"(eps=1e-6) in {time.perf_counter() - began:.2f} s: "
         + (f"{len(failed)} failed" if failed else "all ok")
     )
     for r in failed:
