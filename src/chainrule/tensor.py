@@ -249,13 +249,12 @@ class Tensor:
                 from chainrule.autograd import engine
 
                 _ENGINE[0] = engine
-            # built-in ops never write into dY: they may share one read-only 1 per dtype
-            one = _ONES.get(self.data.dtype) if self.grad_fn.single_output else None
-            if one is None or one.shape != self.data.shape:
+            # built-in ops never write into dY: they may share a read-only 1 (the engine
+            # copies before writing); a user's Function gets one of its own
+            if self.grad_fn.single_output:
+                one = _ops._math.constant(1, self.data.shape, self.data.dtype)
+            else:
                 one = np.ones(self.data.shape, self.data.dtype)
-                if one.ndim == 0 and self.grad_fn.single_output:
-                    one.flags.writeable = False  # shared: the engine copies before writing
-                    _ONES[self.data.dtype] = one
             engine.run_backward((self,), (one,), bool(retain_graph), False)
             return
         from chainrule.autograd import backward
@@ -782,9 +781,6 @@ class Tensor:
 
 
 _ENGINE: list[Any] = [None]  # the module chainrule.autograd.engine, once imported
-
-#: dL/dL = 1 for ``loss.backward()`` of a 0-d loss, one read-only array per dtype
-_ONES: dict[Any, np.ndarray] = {}
 
 
 class RemovableHandle:

@@ -39,7 +39,9 @@ def test_relu_backward_on_a_large_array_matches_pytorch_semantics() -> None:
     np.testing.assert_array_equal(t.grad.numpy(), expected)
 
 
-def test_zero_is_a_shared_read_only_scalar() -> None:
-    z = _math.zero(np.dtype(np.float32))
+def test_constants_are_shared_and_read_only() -> None:
+    z = _math.constant(0, (), np.dtype(np.float32))
     assert z.shape == () and z.dtype == np.float32 and z == 0
-    assert z is _math.zero(np.dtype(np.float32)) and not z.flags.writeable
+    assert z is _math.constant(0, (), np.dtype(np.float32)) and not z.flags.writeable
+    ones = _math.constant(1, (3,), np.dtype(np.float64))
+    assert ones.tolist() == [1.0, 1.0, 1.0] and not ones.flags.writeable

@@ -62,17 +62,24 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(data(cond), a, b)
 
 
-_ZEROS: dict[Any, np.ndarray] = {}
+_CONSTANTS: dict[tuple[Any, tuple[int, ...], Any], np.ndarray] = {}
 
 
-def zero(dtype: Any) -> np.ndarray:
-    """A read-only 0-d zero of ``dtype``: as an operand of a ufunc it costs less than the
-    Python number 0, which NumPy converts on every call."""
-    z = _ZEROS.get(dtype)
-    if z is None:
-        z = _ZEROS[dtype] = np.zeros((), dtype)
-        z.flags.writeable = False
-    return z
+def constant(value: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A read-only array of ``shape`` filled with ``value``, made once and shared.
+
+    For the constants of hot paths: a 0-d zero as a ufunc operand costs less than the
+    Python number 0 (which NumPy converts on every call), the seed 1 of ``loss.backward()``,
+    the ones vector of a row sum. Read-only, so nobody can change what others share.
+    """
+    key = (value, shape, dtype)
+    a = _CONSTANTS.get(key)
+    if a is None:
+        if len(_CONSTANTS) >= 256:  # shapes vary with batch sizes: keep the cache small
+            _CONSTANTS.clear()
+        a = _CONSTANTS[key] = np.full(shape, value, dtype)
+        a.flags.writeable = False
+    return a
 
 
 _WORDS = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32,
@@ -108,7 +115,7 @@ def drop(x: np.ndarray, mask: Any) -> Any:
             # int8(True) - 1 = 0 (no bits), int8(False) - 1 = -1 (all bits)
             return np.bitwise_and(x.view(words), mask.view(np.int8) - 1).view(x.dtype)
     if type(x) is np.ndarray:
-        return np.where(mask, zero(x.dtype), x)
+        return np.where(mask, constant(0, (), x.dtype), x)
     return where(mask, 0, x)
 
 

@@ -213,14 +213,14 @@ class ReLU(Op):
     shapes = {"x": "(*)", "Y": "(*)"}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, _math.zero(x.dtype))
+        return np.maximum(x, _math.constant(0, (), x.dtype))
 
     def backward(self, dY: Any) -> Any:
         """dx = dY * (x > 0)  (*) = (*)(*)"""
         # Y <= 0 exactly where x <= 0: there the gradient is 0; at x = NaN it passes (NaN
         # <= 0 is false), as in PyTorch
         Y = self._out_data
-        dead = np.less_equal(Y, _math.zero(Y.dtype))
+        dead = np.less_equal(Y, _math.constant(0, (), Y.dtype))
         if type(dead) is not np.ndarray:  # a 0-d comparison gives a NumPy bool
             dead = np.asarray(dead)
         if type(dY) is np.ndarray:

@@ -350,22 +350,12 @@ class Linear(Op):
         return dX, dW, (_sum_rows(dY) if need[2] else None)
 
 
-_ONES: dict[tuple[int, Any], np.ndarray] = {}
-
-
 def _sum_rows(dY: Any) -> Any:
     """``dY.sum(0)``; for an ndarray as the product ``ones(N) @ dY``, a BLAS call about twice
     as fast as NumPy's reduction (the same sum, in another order)."""
     if type(dY) is not np.ndarray or dY.ndim != 2:
         return dY.sum(0)
-    key = (dY.shape[0], dY.dtype)
-    ones = _ONES.get(key)
-    if ones is None:
-        if len(_ONES) > 64:
-            _ONES.clear()
-        ones = _ONES[key] = np.ones(dY.shape[0], dY.dtype)
-        ones.flags.writeable = False
-    return ones @ dY
+    return _math.constant(1, dY.shape[:1], dY.dtype) @ dY
 
 
 def _check_linear(X: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> None:
