@@ -233,7 +233,7 @@ def run_backward(
                         or g.dtype != target.data.dtype
                     ):
                         g = _check_grad(node, i, g, shapes[i], target.data.dtype)
-                    entry = leaf_grads.get(id(target))
+                    entry = leaf_grads.get(id(target))  # _add_leaf, inlined
                     if entry is None:
                         leaf_grads[id(target)] = [target, g]
                     else:
@@ -245,7 +245,7 @@ def run_backward(
         GradMode.enabled, anomaly.in_backward = prev_mode, prev_backward
 
     # 3. leaves: accumulate into .grad, or hand back to autograd.grad
-    in_grads = grads = g = None  # drop the loop's references (see _exclusive)
+    in_grads = grads = g = None  # drop the loop's references (see the refcount test below)
     if capture:
         for entry in leaf_grads.values():
             t = entry[0]
@@ -262,7 +262,12 @@ def run_backward(
             if t._hooks:
                 entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
             if t.grad is None and not create_graph:
-                # _exclusive(entry), inlined: adopt a fresh array, else copy it
+                # As in PyTorch, a leaf gets a buffer of its own: a gradient that is a view,
+                # read-only (a broadcast, a shared constant) or still referenced elsewhere
+                # (another leaf's gradient, the user's `gradient=` array) is copied, so that
+                # changing one .grad in place never changes another. Fresh results such as
+                # dW = dY.T @ X are adopted as they are. References counted: entry[1], g and
+                # getrefcount's argument.
                 g = entry[1]
                 if (type(g) is not np.ndarray or g.base is not None
                         or not g.flags.writeable or getrefcount(g) > 3):
@@ -329,7 +334,7 @@ def _sum(old: Any, g: Any, owned: set[int], create_graph: bool) -> Any:
     if create_graph or not isinstance(old, np.ndarray) or not isinstance(g, np.ndarray):
         new = old + g
         # NumPy turns the sum of two 0-d arrays into a scalar; keep it an array
-        return new if isinstance(new, np.ndarray) or hasattr(new, "grad_fn") else np.asarray(new)
+        return new if isinstance(new, np.ndarray | _tensor_class()) else np.asarray(new)
     if id(old) in owned:
         old += g
         return old
@@ -350,21 +355,6 @@ def _add_leaf(leaf_grads: dict[int, list[Any]], t: Any, g: Any, owned: set[int],
 def _set_grad(t: Any, g: Any) -> None:
     Tensor = _tensor_class()
     t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False)
-
-
-def _exclusive(entry: list[Any]) -> bool:
-    """True when the gradient ``entry[1]`` may become a leaf's ``.grad`` without a copy.
-
-    As in PyTorch, a leaf gets a buffer of its own: a gradient that is a view, read-only
-    (a broadcast), or still referenced elsewhere (another leaf's gradient, the user's
-    ``gradient=`` array) is copied, so changing one ``.grad`` in place never changes
-    another. Fresh results such as ``dW = dY.T @ X`` are adopted as they are.
-    """
-    g = entry[1]
-    if type(g) is not np.ndarray or g.base is not None or not g.flags.writeable:
-        return False
-    # references: entry[1], the local g, getrefcount's argument
-    return sys.getrefcount(g) <= 3
 
 
 def _accumulate_leaf(t: Any, g: Any, create_graph: bool) -> None:
