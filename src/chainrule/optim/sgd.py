@@ -84,41 +84,31 @@ class SGD(Optimizer):
             weight_decay = float(group["weight_decay"])
             nesterov = bool(group["nesterov"])
             maximize = bool(group["maximize"])
-            plain = weight_decay == 0 and not maximize and dampening == 0 and not nesterov
-            scalars: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+            # The factors as 0-d arrays of the parameter's dtype: the same products as with
+            # Python floats (NumPy casts those to the array's dtype), without converting
+            # them in every ufunc call (half the time on small arrays).
+            factors: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 a = p.data
-                buf = self.state[p].get("momentum_buffer") if plain and momentum != 0 else None
-                if buf is not None:
-                    # the common case, inlined: buf = momentum * buf + g; p -= lr * buf. The
-                    # factors as 0-d arrays of the parameter's dtype: the same products as
-                    # with Python floats (NumPy casts those to the array's dtype), in half
-                    # the time on small arrays
-                    factors = scalars.get(a.dtype)
-                    if factors is None:
-                        factors = scalars[a.dtype] = (np.asarray(momentum, a.dtype),
-                                                      np.asarray(-lr, a.dtype))
-                    b = buf.data
-                    np.multiply(b, factors[0], out=b)
-                    np.add(b, p.grad.data, out=b)
-                    # small arrays: a temporary is cheaper than fetching the scratch buffer
-                    step = self._scratch(a, 0) if a.size > 65536 else None
-                    np.add(a, np.multiply(b, factors[1], out=step), out=a)
-                    p._version[0] += 1
-                    continue
-                scratch = self._scratch(a, 0)
-                d = self._grad_for_update(a, p.grad.data, weight_decay, maximize, scratch)
+                f = factors.get(a.dtype)
+                if f is None:
+                    f = factors[a.dtype] = (np.asarray(momentum, a.dtype),
+                                            np.asarray(-lr, a.dtype))
+                d = p.grad.data
+                if weight_decay != 0 or maximize:
+                    d = self._grad_for_update(a, d, weight_decay, maximize, self._scratch(a, 0))
                 if momentum != 0:
-                    d = self._momentum(p, d, momentum, dampening, nesterov)
-                update = np.multiply(d, -lr, out=scratch)
-                np.add(a, update, out=a)  # p + (-lr) * d
+                    d = self._momentum(p, d, f[0], dampening, nesterov)
+                # small arrays: a temporary is cheaper than fetching the scratch buffer
+                out = self._scratch(a, 0) if a.size > 65536 else None
+                np.add(a, np.multiply(d, f[1], out=out), out=a)  # p + (-lr) * d
                 p._version[0] += 1
         return loss
 
     def _momentum(
-        self, p: Tensor, d: np.ndarray, momentum: float, dampening: float, nesterov: bool
+        self, p: Tensor, d: np.ndarray, momentum: Any, dampening: float, nesterov: bool
     ) -> np.ndarray:
         """Update ``p``'s momentum buffer with ``d``; return the direction to step along."""
         state = self.state[p]
