@@ -87,36 +87,37 @@ _WORDS = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32,
 
 
 def keep(x: Any, mask: np.ndarray) -> Any:
-    """``x`` where ``mask`` is true, else exactly 0: ``where(mask, x, 0)``, fast.
-
-    For a float array this is a bitwise AND of ``x``'s bits with a mask of all-ones or
-    all-zeros words: as fast as ``x * mask`` (np.where is ~15x slower), and, unlike the
-    product, an inf or NaN in ``x`` where the mask is false still gives 0, as PyTorch's
-    ``threshold_backward`` does.
-    """
-    if type(x) is np.ndarray and x.shape == mask.shape and x.ndim:
-        words = _WORDS.get(x.dtype)
-        if words is not None:
-            # -True is -1 (all bits set) in int8; bitwise_and sign-extends it to ``words``
-            return np.bitwise_and(x.view(words), np.negative(mask.view(np.int8))).view(x.dtype)
-    return where(mask, x, 0)
+    """``x`` where ``mask`` is true, else exactly 0: ``where(mask, x, 0)``, fast."""
+    return _masked(x, mask, True)
 
 
-def drop(x: np.ndarray, mask: Any) -> Any:
-    """``x`` where ``mask`` is false, else exactly 0: ``keep(x, ~mask)`` in one step fewer.
+def drop(x: Any, mask: np.ndarray) -> Any:
+    """``x`` where ``mask`` is false, else exactly 0: ``where(mask, 0, x)``, fast."""
+    return _masked(x, mask, False)
 
-    Small arrays go through ``np.where`` (fewer calls); from 2,048 elements on the bitwise
-    form is faster.
+
+def _masked(x: Any, mask: np.ndarray, kept: bool) -> Any:
+    """``x`` where ``mask == kept``, else exactly 0.
+
+    From 2,048 elements on, a float array is masked by a bitwise AND of its bits with
+    all-ones or all-zeros words: as fast as ``x * mask`` (np.where is ~15x slower) and,
+    unlike the product, an inf or NaN in ``x`` where it is dropped still gives 0, as
+    PyTorch's ``threshold_backward`` does. Smaller arrays go through ``np.where``, which
+    needs fewer calls.
     """
     if (type(x) is np.ndarray and type(mask) is np.ndarray and x.shape == mask.shape
             and x.size >= 2048):
         words = _WORDS.get(x.dtype)
         if words is not None:
-            # int8(True) - 1 = 0 (no bits), int8(False) - 1 = -1 (all bits)
-            return np.bitwise_and(x.view(words), mask.view(np.int8) - 1).view(x.dtype)
+            m = mask.view(np.int8)
+            # kept: -True = -1 (all bits set); dropped: False - 1 = -1. bitwise_and
+            # sign-extends the int8 words to ``words``
+            bits = np.negative(m) if kept else m - 1
+            return np.bitwise_and(x.view(words), bits).view(x.dtype)
     if type(x) is np.ndarray:
-        return np.where(mask, constant(0, (), x.dtype), x)
-    return where(mask, 0, x)
+        zero = constant(0, (), x.dtype)
+        return np.where(mask, x, zero) if kept else np.where(mask, zero, x)
+    return where(mask, x, 0) if kept else where(mask, 0, x)  # a Tensor: recorded
 
 
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
