@@ -47,12 +47,19 @@ def tanh(x: Any) -> Any:
 
 
 def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)), the Sigmoid node's forward for arrays.
+
+    It keeps the relative precision of small outputs; exp(-x) overflows to inf for x < -88
+    (float32), and 1 / (1 + inf) = 0 exactly: the right limit.
+    """
     if _t(x):
         return _ops.sigmoid(x)
-    # 1 / (1 + exp(-x)) keeps the relative precision of small outputs; overflow of
-    # exp(-x) to inf gives the right limit 0
     with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+        t = np.exp(-x)
+    if type(t) is not np.ndarray:  # a 0-d input gives a NumPy scalar
+        return 1 / (1 + t)
+    t += 1
+    return np.reciprocal(t, out=t)
 
 
 def where(cond: Any, a: Any, b: Any) -> Any:
