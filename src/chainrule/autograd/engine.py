@@ -310,12 +310,8 @@ def _run_hooks(hooks: list[Any], g: Any, shape: tuple[int, ...], dtype: Any,
             g = Tensor._make(data, False)
         else:
             # a copy: the engine may add into this array in place
-            g = data.copy() if data is _data_of(g) or isinstance(new, Tensor) else data
+            g = data.copy() if data is np.asarray(g) or isinstance(new, Tensor) else data
     return g
-
-
-def _data_of(g: Any) -> Any:
-    return g if isinstance(g, np.ndarray) else g.data
 
 
 def _run_node_hooks(node: Node, grads: list[Any], create_graph: bool) -> None:
@@ -323,7 +319,7 @@ def _run_node_hooks(node: Node, grads: list[Any], create_graph: bool) -> None:
     for nr, hook in list(node.hooks):
         g = grads[nr]
         if g is not None:
-            grads[nr] = _run_hooks([hook], g, node.out_shapes[nr], _data_of(g).dtype,
+            grads[nr] = _run_hooks([hook], g, node.out_shapes[nr], np.asarray(g).dtype,
                                    create_graph)
 
 

@@ -289,7 +289,7 @@ def _div_rounded(input: Any, other: Any, rounding_mode: str) -> Tensor:
         raise ValueError(
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
         )
-    a, b = (_data(x) for x in _coerce("div", input, other))
+    a, b = (_math.data(x) for x in _coerce("div", input, other))
     integer = np.result_type(a, b).kind in "biu"
     if integer and np.any(np.asarray(b) == 0):
         raise ZeroDivisionError(f"div: integer division by zero (rounding_mode={rounding_mode!r})")
@@ -335,10 +335,6 @@ def cast(input: Tensor, dtype: Any) -> Tensor:
     if dtype.kind not in "fc":
         return Tensor._make(input.data.astype(dtype))
     return Cast.apply(input, dtype=dtype)
-
-
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
 
 
 def _scaled(op: str, input: Any, other: Any, alpha: Any) -> Any:

@@ -359,12 +359,8 @@ def _check_reduction(fn: str, reduction: str) -> None:
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
-
-
 def _shape(x: Any) -> tuple[int, ...]:
-    return tuple(np.shape(_data(x)))
+    return tuple(np.shape(_math.data(x)))
 
 
 def _float_tensor(fn: str, input: Any) -> Tensor:
@@ -391,7 +387,7 @@ def _const(fn: str, name: str, value: Any, dtype: np.dtype, shape: tuple[int, ..
     """A weight argument as a constant array of ``dtype`` (no gradient flows into it)."""
     if value is None:
         return None
-    arr = np.asarray(_data(value), dtype=dtype)
+    arr = np.asarray(_math.data(value), dtype=dtype)
     if shape is not None and arr.shape != shape:
         raise ShapeError(f"{fn}: {name} of shape {arr.shape} does not match: expected {shape}")
     return arr
@@ -509,13 +505,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         raise ValueError(f"{fn}: label_smoothing must be between 0.0 and 1.0, got "
                          f"{label_smoothing}")
     input = _float_tensor(fn, input)
-    kind = np.asarray(_data(target)).dtype.kind
+    kind = np.asarray(_math.data(target)).dtype.kind
     if kind not in "iuf":
         raise TypeError(f"{fn}: target must hold class indices (int64) or class "
-                        f"probabilities (float), got dtype {np.asarray(_data(target)).dtype}")
+                        f"probabilities (float), got dtype {np.asarray(_math.data(target)).dtype}")
     index_target = kind in "iu"
     if index_target:
-        target = np.asarray(_data(target))
+        target = np.asarray(_math.data(target))
     else:
         target = _like(fn, target, input)
     Z, t, out_shape = _classes_last(fn, input, target, index_target)
@@ -543,7 +539,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     fn = "nll_loss"
     _check_reduction(fn, reduction)
     input = _float_tensor(fn, input)
-    t = np.asarray(_data(target))
+    t = np.asarray(_math.data(target))
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: target must hold class indices (int64), got dtype {t.dtype}")
     X, t, out_shape = _classes_last(fn, input, t, True)
