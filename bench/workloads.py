@@ -194,52 +194,24 @@ def _numpy_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callab
     return step
 
 
-def _chainrule_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callable[[], Any]:
-    import chainrule as cr
-    from chainrule import nn, optim
-
+def _library_mlp_step(lib: Any, spec: MLPSpec, weights: Weights,
+                      batches: Batches) -> Callable[[], Any]:
+    """The training step as a user writes it, for ``lib`` = chainrule or torch: the same
+    code serves both, as their APIs are the same."""
+    nn = lib.nn
     layers: list[Any] = []
     for i, (W, b) in enumerate(weights):
         layer = nn.Linear(W.shape[1], W.shape[0])
-        with cr.no_grad():
-            layer.weight.copy_(cr.from_numpy(W))
-            layer.bias.copy_(cr.from_numpy(b))
+        with lib.no_grad():
+            layer.weight.copy_(lib.from_numpy(W))
+            layer.bias.copy_(lib.from_numpy(b))
         layers.append(layer)
         if i < len(weights) - 1:
             layers.append(nn.ReLU())
     model = nn.Sequential(*layers)
     loss_fn = nn.CrossEntropyLoss() if spec.loss == "ce" else nn.MSELoss()
-    optimizer = optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum)
-    data = itertools.cycle([(cr.from_numpy(x), cr.from_numpy(t)) for x, t in batches])
-
-    def step() -> Any:  # a training step as a user writes it
-        x, t = next(data)
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), t)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
-
-
-def _torch_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callable[[], Any]:
-    import torch
-
-    nn = torch.nn
-    layers: list[Any] = []
-    for i, (W, b) in enumerate(weights):
-        layer = nn.Linear(W.shape[1], W.shape[0])
-        with torch.no_grad():
-            layer.weight.copy_(torch.from_numpy(W))
-            layer.bias.copy_(torch.from_numpy(b))
-        layers.append(layer)
-        if i < len(weights) - 1:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
-    loss_fn = nn.CrossEntropyLoss() if spec.loss == "ce" else nn.MSELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum)
-    data = itertools.cycle([(torch.from_numpy(x), torch.from_numpy(t)) for x, t in batches])
+    optimizer = lib.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum)
+    data = itertools.cycle([(lib.from_numpy(x), lib.from_numpy(t)) for x, t in batches])
 
     def step() -> Any:
         x, t = next(data)
@@ -250,6 +222,18 @@ def _torch_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callab
         return loss
 
     return step
+
+
+def _chainrule_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callable[[], Any]:
+    import chainrule
+
+    return _library_mlp_step(chainrule, spec, weights, batches)
+
+
+def _torch_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callable[[], Any]:
+    import torch
+
+    return _library_mlp_step(torch, spec, weights, batches)
 
 
 _MLP_BUILDERS = {
