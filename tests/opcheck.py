@@ -16,6 +16,18 @@ except ImportError:  # pragma: no cover - exercised when torch is absent
     torch = None
 
 
+def t64(values: Any, requires_grad: bool = True) -> cr.Tensor:
+    """A float64 tensor (the dtype of every gradient check) from nested values."""
+    return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
+
+
+def grad_of(y: cr.Tensor, x: cr.Tensor, cot: Any = None) -> np.ndarray:
+    """dy/dx contracted with ``cot`` (ones by default), as an array."""
+    cot = np.ones(y.shape) if cot is None else cot
+    (g,) = cr.autograd.grad(y, [x], cr.tensor(cot, dtype=y.dtype))
+    return g.numpy()
+
+
 def make_inputs(shapes: Sequence[tuple[int, ...]], seed: int = 0, low: float | None = None,
                 high: float | None = None) -> list[np.ndarray]:
     """Random float64 arrays; uniform in [low, high) when given, else standard normal."""

@@ -6,12 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from opcheck import t64
 
 import chainrule as cr
-
-
-def t64(values, requires_grad: bool = True) -> cr.Tensor:
-    return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
 
 
 def test_branch_fan_out_sums_gradients() -> None:

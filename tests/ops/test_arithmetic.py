@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from opcheck import BROADCAST_SHAPES, check_op, make_inputs
+from opcheck import BROADCAST_SHAPES, check_op, make_inputs, t64
 
 import chainrule as cr
 from chainrule.autograd.function import Op
@@ -21,10 +21,6 @@ try:  # optional reference for parity checks (check_op skips it when absent)
     import torch
 except ImportError:  # pragma: no cover
     torch = None
-
-
-def t64(values, requires_grad: bool = True) -> cr.Tensor:
-    return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
 
 
 def grads(y: cr.Tensor, xs: list[cr.Tensor], cot=None) -> list[np.ndarray]:

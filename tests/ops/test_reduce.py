@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
-from opcheck import check_op, make_inputs
+from opcheck import check_op, grad_of, make_inputs, t64
 
 import chainrule as cr
 from chainrule.autograd.function import Op
@@ -23,16 +23,6 @@ try:  # optional reference for parity checks (check_op skips it when absent)
     import torch
 except ImportError:  # pragma: no cover
     torch = None
-
-
-def t64(values, requires_grad: bool = True) -> cr.Tensor:
-    return cr.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
-
-
-def grad_of(y: cr.Tensor, x: cr.Tensor, cot=None) -> np.ndarray:
-    cot = np.ones(y.shape) if cot is None else cot
-    (g,) = cr.autograd.grad(y, [x], cr.tensor(cot, dtype=y.dtype))
-    return g.numpy()
 
 
 def _kw(dim):
