@@ -8,14 +8,8 @@ signature; the layers of ``cr.nn`` call these. The call chain reads top-down:
 from __future__ import annotations
 
 from chainrule.ops import elementwise as _elementwise
-from chainrule.ops.activation import (
-    batch_norm,
-    dropout,
-    leaky_relu,
-    log_softmax,
-    one_hot,
-    softmax,
-)
+from chainrule.ops.activation import leaky_relu, log_softmax, one_hot, softmax
+from chainrule.ops.dropout import dropout
 from chainrule.ops.elementwise import sigmoid, tanh
 from chainrule.ops.linalg import bilinear, linear
 from chainrule.ops.loss import (
@@ -26,6 +20,7 @@ from chainrule.ops.loss import (
     mse_loss,
     nll_loss,
 )
+from chainrule.ops.normalization import batch_norm
 from chainrule.tensor import Tensor
 
 __all__ = [

@@ -22,8 +22,16 @@ import numpy as np
 
 from chainrule.onnx._errors import UnsupportedOperatorError
 from chainrule.onnx._graph import Graph, onnx_dtype
-from chainrule.ops import activation, arithmetic, elementwise, linalg, reduce
+from chainrule.ops import (
+    activation,
+    arithmetic,
+    elementwise,
+    linalg,
+    normalization,
+    reduce,
+)
 from chainrule.ops import shape as shape_ops
+from chainrule.ops.dropout import Dropout
 
 __all__ = ["Arg", "TRANSLATIONS", "translation_for"]
 
@@ -501,8 +509,8 @@ TRANSLATIONS: dict[type, Translation] = {
     activation.Softmax: _softmax("Softmax"),
     activation.LogSoftmax: _softmax("LogSoftmax"),
     activation.LeakyReLU: _leaky_relu,
-    activation.Dropout: _dropout,
-    activation.BatchNorm: _batch_norm,
+    Dropout: _dropout,
+    normalization.BatchNorm: _batch_norm,
     # linear algebra
     linalg.MatMul: _binary("MatMul"),
     linalg.Linear: _linear,

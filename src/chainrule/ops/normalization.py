@@ -1,0 +1,139 @@
+"""Normalisation layers as graph nodes: batch normalisation over the channel axis.
+
+``Y = (X - mean) / sqrt(var + eps) * gamma + beta``; in training the mean and variance are
+the batch's own, so they depend on X and the backward carries the two extra terms
+``- mean(dXhat) - Xhat * mean(dXhat * Xhat)`` (docs/derivations.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.function import Op
+from chainrule.ops import _math
+from chainrule.ops._errors import ShapeError
+from chainrule.tensor import Tensor
+
+# ``nn.functional``'s only (torch.batch_norm has another signature)
+__all__: list[str] = []
+
+
+class BatchNorm(Op):
+    """Y = (X - mean) / sqrt(var + eps) * gamma + beta per channel (dim 1 of X).
+
+    With ``batch_stats`` the mean and biased variance are the batch's own (training), so
+    they depend on X; otherwise they are the running estimates, constants (evaluation).
+    """
+
+    save_inputs = (0, 1)
+    shapes = {"X": "(N,C,*)", "gamma": "(C,)", "beta": "(C,)", "Y": "(N,C,*)"}
+
+    def forward(self, X: np.ndarray, gamma: np.ndarray | None = None,
+                beta: np.ndarray | None = None, *, mean: np.ndarray, var: np.ndarray,
+                eps: float, batch_stats: bool) -> np.ndarray:
+        self.axes = (0,) + tuple(range(2, X.ndim))  # every axis but the channel axis
+        self.count = X.size // X.shape[1]  # elements per channel
+        self.cshape = (1, X.shape[1]) + (1,) * (X.ndim - 2)  # (1,C,1...) for broadcasting
+        self.eps, self.batch_stats, self.mean = eps, batch_stats, mean.reshape(self.cshape)
+        self.invstd = 1 / np.sqrt(var.reshape(self.cshape) + eps)
+        self.Xhat = (X - self.mean) * self.invstd
+        if gamma is None:
+            return self.Xhat.copy()  # the output may be changed in place; Xhat is saved
+        return self.Xhat * gamma.reshape(self.cshape) + beta.reshape(self.cshape)
+
+    def backward(self, dY: Any) -> tuple[Any, ...]:
+        """dX = invstd * (dXhat - mean(dXhat) - Xhat * mean(dXhat * Xhat))  (N,C,*) = (N,C,*)
+        dgamma = sum(dY * Xhat, (N,*))  (C,) = (N,C,*)(N,C,*)
+        dbeta = sum(dY, (N,*))  (C,) = (N,C,*)"""
+        need = self.needs_input_grad
+        Xhat, invstd = self._normalized()
+        gamma = self.input(1)
+        dXhat = dY if gamma is None else dY * gamma.reshape(self.cshape)
+        dX = None
+        if need[0]:
+            if self.batch_stats:  # mean and var depend on X as well
+                m = self.count  # elements per channel, a Python int
+                mean_d = dXhat.sum(axis=self.axes, keepdims=True) / m
+                mean_dx = (dXhat * Xhat).sum(axis=self.axes, keepdims=True) / m
+                dXhat = dXhat - mean_d - Xhat * mean_dx
+            dX = dXhat * invstd
+        if gamma is None:
+            return dX, None, None
+        dgamma = (dY * Xhat).sum(axis=self.axes) if need[1] else None
+        dbeta = dY.sum(axis=self.axes) if need[2] else None
+        return dX, dgamma, dbeta
+
+    def _normalized(self) -> tuple[Any, Any]:
+        """Xhat and 1/sqrt(var + eps): saved arrays, or recomputed from X under create_graph."""
+        if not self.create_graph:
+            return self.Xhat, self.invstd
+        X = self.input(0)
+        if not self.batch_stats:
+            return (X - self.mean) * self.invstd, self.invstd
+        m = self.count
+        Xc = X - X.sum(axis=self.axes, keepdims=True) / m
+        invstd = 1 / _math.sqrt((Xc * Xc).sum(axis=self.axes, keepdims=True) / m + self.eps)
+        return Xc * invstd, invstd
+
+
+
+
+# -- functional wrapper ------------------------------------------------------------
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (dim 1) of a ``(N, C)`` or ``(N, C, L)`` input, as PyTorch.
+
+    In training (or without running statistics) the batch mean and biased variance
+    normalise the input, and the running statistics, if given, are updated in place with
+    ``momentum`` (the running variance with the unbiased batch variance). Otherwise the
+    running statistics are used.
+    """
+    x = input.data
+    if x.ndim < 2:
+        raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got "
+                         f"{tuple(x.shape)}")
+    C = x.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ShapeError(f"batch_norm: {name} of shape {tuple(t.shape)} does not match the "
+                             f"input's {C} channels (input {tuple(x.shape)})")
+    if training or running_mean is None or running_var is None:
+        mean, var = _batch_stats(x)
+        if training and running_mean is not None and running_var is not None:
+            n = x.size // C
+            _update_running(running_mean, mean, momentum)
+            _update_running(running_var, var * (n / max(n - 1, 1)), momentum)
+        batch_stats = True
+    else:
+        mean = running_mean.data.astype(x.dtype)  # a copy: the buffer may change later
+        var, batch_stats = running_var.data.astype(x.dtype, copy=False), False
+    if weight is None and bias is not None:
+        weight = np.ones(C, x.dtype)
+    if bias is None and weight is not None:
+        bias = np.zeros(C, x.dtype)
+    return BatchNorm.apply(input, weight, bias, mean=mean, var=var, eps=eps,
+                           batch_stats=batch_stats)
+
+
+def _batch_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and biased variance of an ``(N, C, *)`` array."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    if x.size // x.shape[1] <= 1:
+        raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {tuple(x.shape)}")
+    mean = x.mean(axis=axes)
+    xc = x - mean.reshape((1, -1) + (1,) * (x.ndim - 2))
+    return mean, (xc * xc).mean(axis=axes)
+
+
+def _update_running(stat: Tensor, batch: np.ndarray, momentum: float) -> None:
+    """stat = (1 - momentum) * stat + momentum * batch, in place (a buffer: no graph)."""
+    stat.data *= 1 - momentum
+    stat.data += momentum * batch.astype(stat.data.dtype, copy=False)
+    stat._version[0] += 1
