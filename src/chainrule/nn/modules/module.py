@@ -10,6 +10,7 @@ does not match weight (out=10, in=64) ...``.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -24,47 +25,81 @@ from chainrule.tensor import Tensor
 __all__ = ["Module", "parameter_names"]
 
 # -- bookkeeping of calls: how deep we are, and the recent outermost modules called ------
+# Per thread (as PyTorch keeps its call state): a model called in one thread neither
+# changes another thread's depth nor the parameter names ``explain`` uses there.
 
-_call_depth = 0
-_roots: dict[int, weakref.ref[Module]] = {}  # id -> module, most recently called last
-_last_root = 0
 _MAX_ROOTS = 8
 
 
+class _CallState(threading.local):
+    """The calling thread's module-call bookkeeping (created on first use in a thread)."""
+
+    depth = 0
+    last_root = 0
+
+    def __init__(self) -> None:
+        self.roots: dict[int, weakref.ref[Module]] = {}  # id -> module, most recent last
+
+
+_calls = _CallState()
+
+
 def _note_root(module: Module) -> None:
-    """Remember ``module`` as the most recently called outermost module.
+    """Remember ``module`` as the most recently called outermost module (of this thread).
 
     ``__call__`` skips this when the same root is called again (an id comparison); the
     weak reference's callback forgets a module when it dies, so its id cannot be mistaken
     for a new module's.
     """
-    global _last_root
+    state = _calls
+    roots = state.roots
     key = id(module)
-    ref = _roots.pop(key, None)
+    ref = roots.pop(key, None)
     if ref is None or ref() is not module:
-        ref = weakref.ref(module, lambda r, key=key: _drop_root(key, r))
-    _roots[key] = ref
-    if len(_roots) > _MAX_ROOTS:
-        del _roots[next(iter(_roots))]
-    _last_root = key
+        ref = weakref.ref(module, lambda r, key=key, state=state: _drop_root(state, key, r))
+    roots[key] = ref
+    if len(roots) > _MAX_ROOTS:
+        del roots[next(iter(roots))]
+    state.last_root = key
 
 
-def _drop_root(key: int, ref: weakref.ref[Module]) -> None:
-    global _last_root
-    if _roots.get(key) is ref:
-        del _roots[key]
-    if _last_root == key:
-        _last_root = 0
+def _drop_root(state: _CallState, key: int, ref: weakref.ref[Module]) -> None:
+    # may run in any thread (the garbage collector's): edit the owning thread's state
+    roots = state.roots
+    if roots.get(key) is ref:
+        roots.pop(key, None)
+    if state.last_root == key:
+        state.last_root = 0
+
+
+def _iter_named_parameters(root: Module) -> Iterator[tuple[str, Parameter]]:
+    """``root.named_parameters()`` without recursion, so any nesting depth works."""
+    seen_modules: set[int] = set()
+    seen_params: set[int] = set()
+    stack: list[tuple[str, Module]] = [("", root)]
+    while stack:
+        prefix, module = stack.pop()
+        if id(module) in seen_modules:
+            continue
+        seen_modules.add(id(module))
+        for name, p in module._parameters.items():
+            if p is not None and id(p) not in seen_params:
+                seen_params.add(id(p))
+                yield (f"{prefix}.{name}" if prefix else name), p
+        children = [(n, c) for n, c in module._modules.items() if c is not None]
+        for name, child in reversed(children):  # pop order = registration order
+            stack.append((f"{prefix}.{name}" if prefix else name, child))
 
 
 def parameter_names() -> dict[int, str]:
     """``{id(param): qualified name}`` (``'0.weight'``, ``'fc1.bias'``) for the parameters
-    of the most recently called outermost modules (the newest call wins a conflict)."""
+    of this thread's most recently called outermost modules (the newest call wins a
+    conflict)."""
     names: dict[int, str] = {}
-    for ref in list(_roots.values()):
+    for ref in list(_calls.roots.values()):
         module = ref()
         if module is not None:
-            for name, p in module.named_parameters():
+            for name, p in _iter_named_parameters(module):
                 names[id(p)] = name
     return names
 
@@ -171,10 +206,10 @@ class Module:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        global _call_depth
-        if not _call_depth and id(self) != _last_root:
+        state = _calls
+        if not state.depth and id(self) != state.last_root:
             _note_root(self)
-        _call_depth += 1
+        state.depth += 1
         try:
             if len(args) == 1 and not kwargs:  # one input: a plain call is cheaper
                 return self.forward(args[0])
@@ -183,7 +218,7 @@ class Module:
             _annotate(e, self)
             raise
         finally:
-            _call_depth -= 1
+            state.depth -= 1
 
     # -- registration -------------------------------------------------------------------
     # Registered values live in their store (``_parameters``, ``_buffers``, ``_modules``:
