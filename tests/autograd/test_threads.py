@@ -106,9 +106,10 @@ def test_two_threads_train_as_one_thread_does() -> None:
     with _fast_switching():
         for _ in range(RUNS):
             models = [_model(1), _model(2)]
-            got = _run_threads([lambda m=m, s=s: _train(m, s) for m, s in zip(models, (1, 2))])
-            for weights, reference in zip(got, expected):
-                for w, r in zip(weights, reference):
+            pairs = zip(models, (1, 2), strict=True)
+            got = _run_threads([lambda m=m, s=s: _train(m, s) for m, s in pairs])
+            for weights, reference in zip(got, expected, strict=True):
+                for w, r in zip(weights, reference, strict=True):
                     np.testing.assert_array_equal(w, r)
     assert cr.is_grad_enabled()
 
@@ -121,11 +122,11 @@ def test_evaluating_under_no_grad_does_not_stop_training_in_another_thread() -> 
         for _ in range(RUNS):
             model = _model(3)
             weights, outputs = _run_threads(
-                [lambda: _train(model, 3), lambda: _evaluate(frozen, 4)]
+                [lambda m=model: _train(m, 3), lambda: _evaluate(frozen, 4)]
             )
-            for w, r in zip(weights, expected_weights):
+            for w, r in zip(weights, expected_weights, strict=True):
                 np.testing.assert_array_equal(w, r)
-            for o, r in zip(outputs, expected_outputs):
+            for o, r in zip(outputs, expected_outputs, strict=True):
                 np.testing.assert_array_equal(o, r)
     assert cr.is_grad_enabled()
 
