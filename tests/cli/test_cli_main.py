@@ -54,7 +54,7 @@ def test_help_and_version(cli):
         (["train", "--hidden", "0"], ["argument --hidden"]),
         (["train", "--dataset", "cifar10"], ["argument --dataset: invalid choice: 'cifar10'"]),
         (["train", "--optimizer", "lbfgs"], ["argument --optimizer: invalid choice"]),
-        (["train", "--activation", "gelu"], ["argument --activation: invalid choice"]),
+        (["train", "--activation", "swish"], ["argument --activation: invalid choice"]),
         (["train", "--epochs", "0"], ["argument --epochs: must be an integer >= 1, got '0'"]),
         (["train", "--batch-size", "2.5"], ["argument --batch-size: expected an integer"]),
         (["train", "--seed", "-3"], ["argument --seed: must be an integer >= 0"]),
@@ -125,15 +125,15 @@ def test_corrupt_mnist_file(cli, tmp_path, mnist_writer):
 def test_output_folder_that_is_a_file(cli, tmp_path):
     (tmp_path / "taken").write_text("")
     code, _, err = cli("train", "--epochs", "1", "--out", tmp_path / "taken")
-    assert code == 1
-    assert_one_error_line(err, "taken")
+    assert code == 2
+    assert_one_error_line(err, "taken", "is a file, not a folder")
 
 
 def test_an_internal_error_is_one_line_unless_debugging(cli, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(train_command, "build_model", broken)
+    monkeypatch.setitem(train_command.MODELS, "mlp", broken)
     code, _, err = cli("train", "--out", tmp_path)
     assert code == 1
     assert_one_error_line(

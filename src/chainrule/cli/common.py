@@ -8,7 +8,9 @@ from the same names.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -45,11 +47,19 @@ DATASETS: dict[str, str] = {
     "spiral": "the 2-D three-arm spiral toy problem (300 train / 300 test points)",
 }
 
-#: ``--activation`` names and the layer each puts between two Linear layers.
+#: ``--activation`` name -> the ``nn`` class it puts between two Linear layers; a name is
+#: offered only when ``nn`` has the class (``gelu`` and ``silu`` appear with nn.GELU/SiLU)
+_ACTIVATION_CLASSES = {
+    "relu": "ReLU",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "leaky_relu": "LeakyReLU",
+    "elu": "ELU",
+}
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
+    name: getattr(nn, cls) for name, cls in _ACTIVATION_CLASSES.items() if hasattr(nn, cls)
 }
 
 
@@ -77,12 +87,37 @@ class UsageError(CLIError):
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises :class:`UsageError` instead of exiting.
 
-    ``main`` catches it and prints argparse's usage line and one error line, so that
-    ``main([...])`` can be called in-process (tests) and always returns an exit code.
+    ``main`` catches it and prints one error line, so that ``main([...])`` can be called
+    in-process (tests) and always returns an exit code. Near misses get a suggestion:
+    ``unrecognized arguments: --optimiser (did you mean --optimizer?)``.
     """
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(self, message)
+        raise UsageError(self, self._with_suggestion(message))
+
+    def _with_suggestion(self, message: str) -> str:
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        if unknown:
+            options = [o for action in self._actions for o in action.option_strings]
+            hints = []
+            for word in unknown.group(1).split():
+                name = word.split("=", 1)[0]
+                if name.startswith("-"):
+                    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+                    if close:
+                        hints.append(f"{name}: did you mean {close[0]}?")
+            if hints:
+                message += f" ({'; '.join(hints)})"
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            choices = [c.strip(" '") for c in choice.group(2).split(",")]
+            close = difflib.get_close_matches(choice.group(1), choices, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        command = self.prog.split()[-1]
+        if command != "chainrule" and "--help" not in message:
+            message += f" (chainrule {command} --help lists the options)"
+        return message
 
 
 # --------------------------------------------------------------------- argument types
