@@ -92,13 +92,28 @@ class Parser(argparse.ArgumentParser):
     ``unrecognized arguments: --optimiser (did you mean --optimizer?)``.
     """
 
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(self, self._with_suggestion(message))
 
+    def _command_parser(self) -> argparse.ArgumentParser:
+        """The subcommand's parser when the arguments name one (unknown options of a
+        subcommand are reported by the top-level parser), else this parser."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                for word in getattr(self, "_argv", []):
+                    if word in action.choices:
+                        return action.choices[word]
+        return self
+
     def _with_suggestion(self, message: str) -> str:
         unknown = re.match(r"unrecognized arguments: (.*)", message)
+        parser = self._command_parser() if unknown else self
         if unknown:
-            options = [o for action in self._actions for o in action.option_strings]
+            options = [o for action in parser._actions for o in action.option_strings]
             hints = []
             for word in unknown.group(1).split():
                 name = word.split("=", 1)[0]
@@ -114,7 +129,7 @@ class Parser(argparse.ArgumentParser):
             close = difflib.get_close_matches(choice.group(1), choices, n=1, cutoff=0.6)
             if close:
                 message += f"; did you mean {close[0]!r}?"
-        command = self.prog.split()[-1]
+        command = parser.prog.split()[-1]
         if command != "chainrule" and "--help" not in message:
             message += f" (chainrule {command} --help lists the options)"
         return message

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download", action="store_true",
                         help="fetch missing MNIST / Fashion-MNIST files into --data-root")
     parser.add_argument("--batch-size", type=positive_int, default=EVAL_BATCH_SIZE,
-                        help=f"(default: {EVAL_BATCH_SIZE})")
+                        help=f"samples evaluated at once (default: {EVAL_BATCH_SIZE})")
 
 
 def run(args: argparse.Namespace) -> int:

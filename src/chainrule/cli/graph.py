@@ -36,13 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="picture format (default: svg when Graphviz is installed, "
                              "else only graph.dot)")
     parser.add_argument("--dataset", choices=list(DATASETS), default=d.dataset,
-                        help=f"(default: {d.dataset})")
+                        help=f"whose batch goes through the model (default: {d.dataset})")
     parser.add_argument("--data-root", metavar="DIR", default=d.data_root,
                         help=f"folder with the MNIST files (default: {d.data_root})")
     parser.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", default=d.hidden,
                         help="hidden layer widths, e.g. 256,128 (default: 128)")
     parser.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation,
-                        help=f"(default: {d.activation})")
+                        help=f"nonlinearity between layers (default: {d.activation})")
     parser.add_argument("--batch-size", type=positive_int, default=d.batch_size,
                         help=f"samples in the batch (default: {d.batch_size})")
 
