@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 
 import chainrule as cr
 from chainrule.cli.common import (
@@ -57,10 +58,12 @@ def run(args: argparse.Namespace) -> int:
     model = build_model(in_features, args.hidden, num_classes, args.activation)
     x, y = next(iter(DataLoader(train_set, batch_size=args.batch_size)))
     loss = F.cross_entropy(model(x), y)
-    written = viz.render(
-        loss, os.path.join(args.out, "graph"), params=dict(model.named_parameters()),
-        format=args.format,
-    )
+    with warnings.catch_warnings():  # without Graphviz, the hint is printed below
+        warnings.simplefilter("ignore", viz.GraphvizNotInstalledWarning)
+        written = viz.render(
+            loss, os.path.join(args.out, "graph"), params=dict(model.named_parameters()),
+            format=args.format,
+        )
     for path in written:
         print(f"wrote {path}")
     if len(written) == 1 and args.format is None:
