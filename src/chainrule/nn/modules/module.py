@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -91,17 +91,43 @@ def _iter_named_parameters(root: Module) -> Iterator[tuple[str, Parameter]]:
             stack.append((f"{prefix}.{name}" if prefix else name, child))
 
 
-def parameter_names() -> dict[int, str]:
+def parameter_names(among: Collection[int] | None = None) -> dict[int, str]:
     """``{id(param): qualified name}`` (``'0.weight'``, ``'fc1.bias'``) for the parameters
-    of this thread's most recently called outermost modules (the newest call wins a
-    conflict)."""
-    names: dict[int, str] = {}
+    of this thread's most recently called outermost modules (the newest call wins when
+    one parameter belongs to several).
+
+    Args:
+        among: ids of the tensors of interest (e.g. a graph's leaves): only the modules
+            owning one of them are named. When the names come from several modules (an
+            encoder and a decoder, both with a ``weight``), every name is prefixed with its
+            module's class, numbered in call order if two share a class
+            (``Linear#1.weight``, ``Linear#2.weight``), so that no name is ambiguous.
+    """
+    owners: list[tuple[Module, dict[int, str]]] = []
     for ref in list(_calls.roots.values()):
         module = ref()
         if module is not None:
-            for name, p in _iter_named_parameters(module):
-                names[id(p)] = name
-    return names
+            named = {id(p): name for name, p in _iter_named_parameters(module)}
+            if among is None or any(key in among for key in named):
+                owners.append((module, named))
+    names: dict[int, str] = {}
+    owner_of: dict[int, int] = {}
+    for index, (_, named) in enumerate(owners):
+        for key, name in named.items():
+            names[key], owner_of[key] = name, index
+    if len(set(owner_of.values())) <= 1:
+        return names  # one module: its own names are unambiguous
+    counts: dict[str, int] = {}
+    for module, _ in owners:
+        counts[type(module).__name__] = counts.get(type(module).__name__, 0) + 1
+    labels, numbered = [], {}
+    for module, _ in owners:
+        cls = type(module).__name__
+        if counts[cls] > 1:
+            numbered[cls] = numbered.get(cls, 0) + 1
+            cls = f"{cls}#{numbered[cls]}"
+        labels.append(cls)
+    return {key: f"{labels[owner_of[key]]}.{name}" for key, name in names.items()}
 
 
 _SHAPE_ERRORS = (ValueError, RuntimeError, IndexError)
