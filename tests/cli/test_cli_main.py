@@ -180,3 +180,23 @@ def test_console_script():
     )
     assert run.returncode == 2
     assert_one_error_line(run.stderr, "argument --lr")
+
+
+def test_ctrl_c_while_the_package_is_imported_is_one_line():
+    # the console script's entry point guards the import of chainrule itself
+    code = (
+        "import sys, importlib.abc\n"
+        "class Interrupt(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'chainrule':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "import _chainrule_main\n"
+        "sys.exit(_chainrule_main.main())\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, "train"], capture_output=True, text=True,
+        env=_environment(), timeout=300, check=False,
+    )
+    assert run.returncode == 130
+    assert run.stderr == "chainrule: interrupted\n" and run.stdout == ""
