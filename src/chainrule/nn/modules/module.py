@@ -98,7 +98,8 @@ def parameter_names(among: Collection[int] | None = None) -> dict[int, str]:
 
     Args:
         among: ids of the tensors of interest (e.g. a graph's leaves): only the modules
-            owning one of them are named. When the names come from several modules (an
+            owning one of them are named (None: all of them, the newest call winning a
+            name). When the names of ``among`` come from several modules (an
             encoder and a decoder, both with a ``weight``), every name is prefixed with its
             module's class, numbered in call order if two share a class
             (``Linear#1.weight``, ``Linear#2.weight``), so that no name is ambiguous.
@@ -115,8 +116,8 @@ def parameter_names(among: Collection[int] | None = None) -> dict[int, str]:
     for index, (_, named) in enumerate(owners):
         for key, name in named.items():
             names[key], owner_of[key] = name, index
-    if len(set(owner_of.values())) <= 1:
-        return names  # one module: its own names are unambiguous
+    if among is None or len(set(owner_of.values())) <= 1:
+        return names  # one module's own names are unambiguous
     counts: dict[str, int] = {}
     for module, _ in owners:
         counts[type(module).__name__] = counts.get(type(module).__name__, 0) + 1
