@@ -508,6 +508,9 @@ def _read_checkpoint(f: Any, size: int | None, source: str) -> Any:
         )
 
     prefix = f.read(8)
+    if len(prefix) < 8 and _what_it_is(prefix):
+        size_text = "1 byte" if len(prefix) == 1 else f"{len(prefix)} bytes"
+        raise foreign(f"it is only {size_text} long (truncated, or another kind of file)", prefix)
     if len(prefix) < 8:
         raise fail(
             f"truncated, or not a chainrule checkpoint at all: the file is {len(prefix)} "

@@ -120,9 +120,11 @@ class Parser(argparse.ArgumentParser):
                 if name.startswith("-"):
                     close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
                     if close:
-                        hints.append(f"{name}: did you mean {close[0]}?")
-            if hints:
-                message += f" ({'; '.join(hints)})"
+                        hints.append((name, close[0]))
+            if len(hints) == 1:
+                message += f" (did you mean {hints[0][1]}?)"
+            elif hints:
+                message += f" ({'; '.join(f'{a}: did you mean {b}?' for a, b in hints)})"
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if choice:
             choices = [c.strip(" '") for c in choice.group(2).split(",")]
