@@ -605,52 +605,57 @@ def _check_metadata(metadata: Any, fail: Callable[[str], CheckpointError]) -> di
     return metadata
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+_ENTRY_KEYS = frozenset(("dtype", "shape", "data_offsets"))
 
 
 def _check_entry(name: str, spec: Any, fail: Callable[[str], CheckpointError]) -> _TensorEntry:
-    if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
+    """One row of the tensor table, checked in work bounded by ``MAX_DIMS`` (a few µs)."""
+    if type(spec) is not dict or spec.keys() != _ENTRY_KEYS:
         raise fail(
-            f"corrupted header: tensor {name!r} must have exactly the keys dtype, shape and "
-            f"data_offsets, got {spec!r:.200}"
+            f"corrupted header: tensor {name!r:.200} must have exactly the keys dtype, shape "
+            f"and data_offsets, got {spec!r:.200}"
         )
     code, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
-    if not isinstance(code, str) or code not in _CODE_TO_DTYPE:
+    dtype = _CODE_TO_DTYPE.get(code) if type(code) is str else None
+    if dtype is None:
         raise fail(
             f"tensor {name!r:.200} has dtype {code!r:.100}, which chainrule cannot load "
             f"(supported: {', '.join(_CODE_TO_DTYPE)})"
         )
-    if not isinstance(shape, list) or len(shape) > MAX_DIMS:
+    if type(shape) is not list or len(shape) > MAX_DIMS:
         raise fail(
             f"corrupted header: tensor {name!r:.200} has shape {shape!r:.200}, expected a "
             f"list of at most {MAX_DIMS} non-negative ints"
         )
-    if not all(_is_count(d) and d < _MAX_BYTES for d in shape):
-        raise fail(
-            f"corrupted header: tensor {name!r:.200} has shape {shape!r:.200}, "
-            "expected a list of non-negative ints below 2**63"
-        )
+    size = 1  # the product of the non-zero sizes (NumPy's limit applies to it)
+    for d in shape:
+        if type(d) is not int or not 0 <= d < _MAX_BYTES:
+            raise fail(
+                f"corrupted header: tensor {name!r:.200} has shape {shape!r:.200}, "
+                "expected a list of non-negative ints below 2**63"
+            )
+        if d:
+            size *= d
     if (
-        not isinstance(offsets, list)
+        type(offsets) is not list
         or len(offsets) != 2
-        or not all(_is_count(o) and o < _MAX_BYTES for o in offsets)
-        or offsets[0] > offsets[1]
+        or type(offsets[0]) is not int
+        or type(offsets[1]) is not int
+        or not 0 <= offsets[0] <= offsets[1] < _MAX_BYTES
     ):
         raise fail(
             f"corrupted header: tensor {name!r:.200} has data_offsets {offsets!r:.200}, "
             "expected [begin, end] with 0 <= begin <= end < 2**63"
         )
-    dtype = _CODE_TO_DTYPE[code]
-    if math.prod(d for d in shape if d) * dtype.itemsize >= _MAX_BYTES:
+    if size * dtype.itemsize >= _MAX_BYTES:
         raise fail(
             f"corrupted header: tensor {name!r:.200} has shape {shape!r:.200}, whose size "
             "does not fit in 64 bits"
         )
-    needed = math.prod(shape) * dtype.itemsize
+    needed = 0 if 0 in shape else size * dtype.itemsize
     if needed != offsets[1] - offsets[0]:
         raise fail(
-            f"corrupted header: tensor {name!r} of dtype {code} and shape {shape} needs "
+            f"corrupted header: tensor {name!r:.200} of dtype {code} and shape {shape} needs "
             f"{needed} bytes, but its data_offsets {offsets} span {offsets[1] - offsets[0]}"
         )
     return _TensorEntry(name, dtype, tuple(shape), offsets[0], offsets[1])
