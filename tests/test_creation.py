@@ -85,3 +85,8 @@ def test_arange_still_counts_down_and_in_fractions() -> None:
     assert cr.arange(10, 0, -3).tolist() == [10, 7, 4, 1]
     assert cr.arange(0, 1, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]
     assert cr.arange(2**62, 2**62 + 2).tolist() == [2**62, 2**62 + 1]
+
+
+def test_arange_too_long_for_memory_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError, match="too many elements"):
+        cr.arange(2**62)

@@ -73,7 +73,11 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
         ints = all(isinstance(v, int) for v in (start, end, step))
         dtype = dtypes.int64 if ints else dtypes.get_default_dtype()
     _check_arange(start, end, step)
-    return _make(np.arange(start, end, step).astype(dtypes.as_dtype(dtype)), requires_grad)
+    try:
+        values = np.arange(start, end, step)
+    except (ValueError, MemoryError) as e:  # more elements than memory can hold
+        raise RuntimeError(f"arange({start}, {end}, {step}): too many elements ({e})") from None
+    return _make(values.astype(dtypes.as_dtype(dtype)), requires_grad)
 
 
 def _check_arange(start: Any, end: Any, step: Any) -> None:
