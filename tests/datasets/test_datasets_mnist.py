@@ -317,7 +317,8 @@ def mirror(tmp_path, monkeypatch):
 
 
 def leftovers(folder):
-    return [name for name in os.listdir(folder) if name.endswith(".part")]
+    """Temporary files of downloads (atomic_open's ``.<name>.tmp-*``)."""
+    return [name for name in os.listdir(folder) if ".tmp-" in name or name.endswith(".part")]
 
 
 def closed_port_url():
