@@ -37,6 +37,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "progress",
+    "sample_shape",
 ]
 
 #: ``--dataset`` names and what each is.
@@ -237,6 +238,12 @@ def dataset_shape(dataset: cr.utils.data.Dataset) -> tuple[int, int]:
     """``(in_features, num_classes)`` of a classification dataset."""
     features, _ = dataset[0]
     return int(np.prod(features.shape)), len(dataset.classes)
+
+
+def sample_shape(dataset: cr.utils.data.Dataset) -> tuple[int, ...]:
+    """The shape of one input of a dataset (``(64,)``, ``(1, 28, 28)``)."""
+    features, _ = dataset[0]
+    return tuple(int(d) for d in features.shape)
 
 
 def build_model(

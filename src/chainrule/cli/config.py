@@ -36,14 +36,17 @@ __all__ = [
     "dataset_default",
     "describe",
     "flag",
+    "make_model",
     "plural",
     "show",
 ]
 
-#: ``--model`` names -> builder ``(in_features, num_classes, config) -> Module``.
-MODELS: dict[str, Callable[[int, int, TrainConfig], nn.Module]] = {
-    "mlp": lambda in_features, num_classes, config: build_model(
-        in_features, config.hidden, num_classes, config.activation
+#: ``--model`` names -> builder ``(sample_shape, num_classes, config) -> Module``, where
+#: ``sample_shape`` is one input's shape (``(64,)`` for Digits, ``(1, 28, 28)`` for MNIST).
+#: A new architecture is one entry here (and its ``--model`` choice follows).
+MODELS: dict[str, Callable[[tuple[int, ...], int, TrainConfig], nn.Module]] = {
+    "mlp": lambda sample_shape, num_classes, config: build_model(
+        math.prod(sample_shape), config.hidden or (), num_classes, config.activation
     ),
 }
 
@@ -64,7 +67,7 @@ _STEP_SIZE_DEFAULT = 10
 #: listed keep :data:`OPTIMIZERS`' default); the others use ``_GENERAL_DEFAULTS``
 _GENERAL_DEFAULTS: dict[str, Any] = {"hidden": (128,), "epochs": 20, "lr": {}}
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "spiral": {"hidden": (128,), "epochs": 100, "lr": {"adam": 1e-2, "adamw": 1e-2}},
+    "spiral": {"epochs": 100, "lr": {"adam": 1e-2, "adamw": 1e-2}},
 }
 
 
@@ -212,7 +215,15 @@ def build_scheduler(
     return None
 
 
-def describe(config: TrainConfig, in_features: int, num_classes: int) -> str:
+def make_model(config: TrainConfig, sample_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """The ``--model`` network for inputs of ``sample_shape`` and ``num_classes`` classes."""
+    return MODELS[config.model](tuple(sample_shape), num_classes, config)
+
+
+def describe(config: TrainConfig, sample_shape: tuple[int, ...], num_classes: int) -> str:
     """``MLP 64-128-10 (relu)``: the model's shape in one phrase."""
-    widths = "-".join(str(w) for w in (in_features, *(config.hidden or ()), num_classes))
-    return f"MLP {widths} ({config.activation})"
+    if config.model == "mlp":
+        widths = (math.prod(sample_shape), *(config.hidden or ()), num_classes)
+        return f"MLP {'-'.join(str(w) for w in widths)} ({config.activation})"
+    shape = "x".join(str(d) for d in sample_shape)
+    return f"{config.model.upper()} {shape} -> {num_classes} ({config.activation})"

@@ -60,6 +60,7 @@ from chainrule.cli.common import (
     positive_float,
     positive_int,
     progress,
+    sample_shape,
 )
 from chainrule.cli.config import (
     DATASET_DEFAULTS,
@@ -70,6 +71,7 @@ from chainrule.cli.config import (
     build_optimizer,
     build_scheduler,
     describe,
+    make_model,
     plural,
     show,
 )
@@ -173,11 +175,11 @@ def train(
         log = functools.partial(print, flush=True)
     check_output_folder(out)
     train_set, test_set = load_datasets(config.dataset, config.data_root, download)
-    in_features, num_classes = dataset_shape(train_set)
+    shape, num_classes = sample_shape(train_set), dataset_shape(train_set)[1]
 
     cr.manual_seed(config.seed)  # all randomness: the global generator (initialisation) ...
     generator = cr.Generator(config.seed)  # ... and this one, which shuffles the batches
-    model = MODELS[config.model](in_features, num_classes, config)
+    model = make_model(config, shape, num_classes)
     optimizer = build_optimizer(config, model.parameters())
     scheduler = build_scheduler(config, optimizer)
     criterion = nn.CrossEntropyLoss()
@@ -194,7 +196,7 @@ def train(
     result = TrainResult(config, metrics, checkpoint if start < config.epochs else resume[0])
     stale = {k: p for k, p in epoch_checkpoints(out).items() if k > start}
 
-    model_name = describe(config, in_features, num_classes)
+    model_name = describe(config, shape, num_classes)
     if resume is not None:
         log(f"resuming {resume[0]}: {start} of {plural(config.epochs, 'epoch')} done")
     log(
