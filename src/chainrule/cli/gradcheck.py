@@ -143,7 +143,18 @@ OPS: list[OpCase] = [
     OpCase("cosine_similarity", lambda a, b: _F().cosine_similarity(a, b), ((3, 4), (4,))),
     OpCase("pairwise_distance", lambda a, b: _F().pairwise_distance(a, b, p=3.0),
            ((3, 4), (3, 4))),
+    # numerics: decompositions (MultivariateNormal's)
+    OpCase("cholesky", lambda a: _decomp().cholesky(a @ a.mT + 3 * cr.eye(3, dtype=a.dtype)),
+           ((2, 3, 3),)),
+    OpCase("solve_triangular", lambda a, b: _decomp().solve_triangular(
+        a + 3 * cr.eye(3, dtype=a.dtype), b, upper=False), ((2, 3, 3), (3, 2))),
 ]
+
+
+def _decomp() -> Any:
+    from chainrule.ops import linalg_decomp
+
+    return linalg_decomp
 
 
 @dataclass
