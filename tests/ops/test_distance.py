@@ -58,3 +58,8 @@ def test_pairwise_distance_p0_and_errors():
         F.pairwise_distance(cr.randn(3, 4), cr.randn(3, 5))
     with pytest.raises(ValueError):
         F.cosine_similarity(cr.randn(3, 4), cr.randn(2, 4))
+
+
+def test_pairwise_distance_0d():
+    out = F.pairwise_distance(cr.tensor(1.0), cr.tensor(3.0), keepdim=True)
+    assert out.shape == () and np.isclose(out.item(), 2.0 - 1e-6)

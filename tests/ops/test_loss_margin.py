@@ -81,9 +81,9 @@ def test_multi_margin_errors():
         F.multi_margin_loss(x, cr.tensor([0, 1]), p=3)
     with pytest.raises(ValueError, match="one-dimensional"):
         F.multi_margin_loss(x, cr.tensor([0, 1]), weight=cr.ones(1, 3))
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(RuntimeError, match="out of range"):
         F.multi_margin_loss(x, cr.tensor([0, 3]))
-    with pytest.raises(ValueError, match="inconsistent target size"):
+    with pytest.raises(ValueError, match="target tensor should be 1-D"):
         F.multi_margin_loss(x, cr.tensor([0, 1, 2]))
 
 
@@ -147,3 +147,22 @@ def test_triplet_errors():
 def test_soft_margin_target_not_differentiable():
     with pytest.raises(RuntimeError, match="not differentiable with respect to argument"):
         F.soft_margin_loss(cr.randn(3), cr.randn(3, requires_grad=True))
+
+
+def test_soft_margin_dtype_and_broadcast_error():
+    x32 = cr.randn(3, dtype=cr.float32)
+    assert F.soft_margin_loss(x32, cr.randn(3, dtype=cr.float64)).dtype == cr.float32
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        F.soft_margin_loss(cr.randn(2, 1), cr.randn(1, 3))
+
+
+def test_multi_margin_shapes():
+    x = cr.randn(3)
+    assert F.multi_margin_loss(x, cr.tensor([1]), reduction="none").shape == (1,)
+    assert F.multi_margin_loss(x, cr.tensor(1), reduction="none").shape == ()
+    empty = F.multi_margin_loss(cr.randn(0, 3), cr.zeros(0, dtype=cr.int64), reduction="none")
+    assert empty.shape == (0,)
+    assert F.multi_margin_loss(cr.randn(0, 3), cr.zeros(0, dtype=cr.int64),
+                               reduction="sum").item() == 0.0
+    with pytest.raises(ValueError, match="non-empty vector or matrix"):
+        F.multi_margin_loss(cr.randn(2, 3, 4), cr.tensor([1, 2]))

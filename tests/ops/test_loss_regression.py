@@ -172,3 +172,16 @@ def test_float32_target_float64_promotes():
     x = cr.randn(3, dtype=cr.float32)
     t = cr.randn(3, dtype=cr.float64)
     assert F.smooth_l1_loss(x, t).dtype == cr.float64
+
+
+def test_dtypes_follow_pytorch():
+    x32, t64 = cr.randn(3, dtype=cr.float32), cr.randn(3, dtype=cr.float64)
+    assert F.huber_loss(x32, t64).dtype == cr.float32  # huber keeps the input's dtype
+    assert F.huber_loss(t64, x32).dtype == cr.float64
+    assert F.poisson_nll_loss(x32, t64).dtype == cr.float64  # the others promote
+    assert F.kl_div(x32, t64, reduction="sum").dtype == cr.float64
+
+
+def test_kl_div_negative_target_is_nan_as_pytorch():
+    out = F.kl_div(cr.tensor([-1.0, -2.0]), cr.tensor([-0.5, 0.0]), reduction="none")
+    assert np.isnan(out.numpy()[0]) and out.numpy()[1] == 0.0

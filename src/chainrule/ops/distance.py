@@ -101,8 +101,6 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
         raise ShapeError(f"{fn}: x1 of shape {tuple(x1.shape)} and x2 of shape "
                          f"{tuple(x2.shape)} cannot be broadcast together") from None
     d = x1 - x2 + eps
-    if len(shape) == 0:
-        d = d.reshape(1)
-        n = vector_norm(d, p, 0, keepdim=False)
-        return n.reshape(1) if keepdim else n
+    if len(shape) == 0:  # a 0-d difference is its own norm's vector: the result is 0-d
+        return vector_norm(d.reshape(1), p, 0, keepdim=False)
     return vector_norm(d, p, len(shape) - 1, keepdim=keepdim)

@@ -70,6 +70,12 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = 
     reduction = legacy_reduction(fn, size_average, reduce, reduction)
     input = as_float(fn, "input", input)
     target = target_like(target, input)
+    if target.data.dtype != input.data.dtype:  # PyTorch: the input's dtype
+        target = target.to(input.dtype)
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    if shape != tuple(input.shape):  # the result is written into the input's shape
+        raise RuntimeError(f"{fn}: output with shape {list(input.shape)} doesn't match the "
+                           f"broadcast shape {list(shape)}")
     if target.requires_grad and is_grad_enabled():
         raise RuntimeError(f"The function '{fn}' is not differentiable with respect to "
                            "argument 'target'. This input cannot have requires_grad True.")
@@ -98,19 +104,22 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"{fn}: expected target of class indices (int64), got dtype "
                            f"{t.dtype}")
-    if input.ndim > 2 or input.numel() == 0 or (input.ndim == 2 and input.shape[1] == 0):
+    shape = tuple(input.shape)
+    if (input.ndim > 2 or input.ndim == 0 or shape[-1] == 0
+            or (input.ndim == 1 and shape[0] == 0)):
         raise ShapeError(f"{fn}: Expected non-empty vector or matrix with optional 0-dim "
-                         f"batch size, but got: {tuple(input.shape)}")
-    vector = input.ndim <= 1
+                         f"batch size, but got: {list(shape)}")
+    vector = input.ndim == 1
     X = input.reshape(1, -1) if vector else input
     N, C = X.shape
     tt = t.reshape(-1)
-    if tt.shape[0] != N or (vector and t.ndim > 1) or (not vector and t.ndim != 1):
-        raise ShapeError(f"{fn}: inconsistent target size: {tuple(t.shape)} for input of "
-                         f"size: {tuple(input.shape)}")
+    if t.ndim > 1 or tt.shape[0] != N:
+        raise ShapeError(f"{fn}: target tensor should be 1-D with size equal to the number "
+                         f"of input samples (batch size). Expected target size [{N}], but "
+                         f"got {list(t.shape)}. Input has shape {list(shape)}.")
     if tt.size and (tt.min() < 0 or tt.max() >= C):
-        raise IndexError(f"{fn}: target out of range: got {int(tt[(tt < 0) | (tt >= C)][0])} "
-                         f"for {C} classes")
+        raise RuntimeError(f"{fn}: target out of range: got "
+                           f"{int(tt[(tt < 0) | (tt >= C)][0])} for {C} classes")
     if w is not None and w.shape[0] != C:
         raise ShapeError(f"{fn}: weight of shape {w.shape} does not match {C} classes")
     rows = np.arange(N)
@@ -124,7 +133,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         h = h * w.astype(input.data.dtype)[tt].reshape(N, 1)
     loss = h.sum(1) / C
     if vector:
-        loss = loss.reshape(())
+        loss = loss.reshape(t.shape)  # () for a 0-d target, (1,) for a 1-element one
     return reduce_loss(loss, reduction)
 
 

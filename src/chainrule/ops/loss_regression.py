@@ -145,6 +145,8 @@ def _smooth(fn: str, input: Any, target: Any, reduction: str, beta: float,
     target = target_like(target, input)
     _size_warning(fn, input, target)
     input, target = _broadcast(input, target)
+    if huber and target.data.dtype != input.data.dtype:  # PyTorch: the input's dtype
+        target = target.to(input.dtype)
     if input.data.dtype != target.data.dtype:
         from chainrule.ops.arithmetic import result_type
         dt = result_type(input, target)
@@ -221,9 +223,10 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        positive = _math.data(target) > 0
-        safe = _math.where(positive, target, 1.0)  # log(0) never computed: no NaN gradient
-        xlogx = _math.where(positive, target * safe.log(), 0.0)
+        zero = _math.data(target) == 0
+        safe = _math.where(zero, 1.0, target)  # log(0) never computed: no NaN gradient
+        with np.errstate(invalid="ignore"):  # a negative target gives NaN, as PyTorch
+            xlogx = _math.where(zero, 0.0, target * safe.log())
         loss = xlogx - target * input
     if reduction == "batchmean":
         total = loss.sum()
