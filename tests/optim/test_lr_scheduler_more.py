@@ -225,3 +225,55 @@ def test_sequential_rejects_other_optimizer() -> None:
     o1, o2 = make_optimizer(cr), make_optimizer(cr)
     with pytest.raises(ValueError, match="same optimizer"):
         lr_scheduler.SequentialLR(o1, [lr_scheduler.ConstantLR(o2)], [])
+
+
+def _convert(x: Any, to_torch: bool) -> Any:
+    import torch
+
+    if to_torch and isinstance(x, cr.Tensor):
+        return torch.tensor(x.numpy())
+    if not to_torch and isinstance(x, torch.Tensor):
+        return x.item() if x.numel() == 1 else x.numpy()
+    if isinstance(x, dict):
+        return {k: _convert(v, to_torch) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_convert(v, to_torch) for v in x]
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+@pytest.mark.parametrize("direction", ["torch_to_cr", "cr_to_torch"])
+def test_state_dicts_move_both_ways(name: str, direction: str) -> None:
+    torch = pytest.importorskip("torch")
+    src, dst = (torch, cr) if direction == "torch_to_cr" else (cr, torch)
+
+    def sched_mod(lib: Any) -> Any:
+        return lr_scheduler if lib is cr else torch.optim.lr_scheduler
+
+    opt = make_optimizer(src)
+    scheds = SCHEDULES[name](sched_mod(src), opt)
+    for _ in range(9):
+        opt.step()
+        for s in scheds:
+            s.step()
+    to_torch = dst is torch
+    opt_sd = _convert(copy.deepcopy(opt.state_dict()), to_torch)
+    sched_sds = [_convert(copy.deepcopy(s.state_dict()), to_torch) for s in scheds]
+    expected = []
+    for _ in range(12):
+        opt.step()
+        for s in scheds:
+            s.step()
+        expected.append([g["lr"] for g in opt.param_groups])
+    opt2 = make_optimizer(dst)
+    scheds2 = SCHEDULES[name](sched_mod(dst), opt2)
+    opt2.load_state_dict(opt_sd)
+    for s, sd in zip(scheds2, sched_sds, strict=True):
+        s.load_state_dict(sd)
+    got = []
+    for _ in range(12):
+        opt2.step()
+        for s in scheds2:
+            s.step()
+        got.append([g["lr"] for g in opt2.param_groups])
+    assert _close(got, expected)

@@ -76,7 +76,7 @@ def test_float32_matches_torch_float32(make_problem: Any, case: str) -> None:
     assert all(w.dtype == np.float32 for w in cr_run[1])
 
 
-@pytest.mark.parametrize("case", ["adadelta_all", "adamax_all", "nadam_groups", "radam_all"])
+@pytest.mark.parametrize("case", ["adadelta_all", "adamax_all", "radam_all"])
 def test_resume_from_state_dict_is_bit_identical(problem: Any, case: str, tmp_path: Any) -> None:
     make = CASES[case]
     _, mid, opt, params = problem.run(make, steps=8)
@@ -106,8 +106,14 @@ def _torch_state_as_numpy(sd: Any) -> Any:
 def test_loads_torch_state_dict(problem: Any, case: str) -> None:
     torch = pytest.importorskip("torch")
     make = CASES[case]
-    _, mid, topt, tparams = problem.run(make, "torch", steps=8)
-    sd = _torch_state_as_numpy(copy.deepcopy(topt.state_dict()))
+    _, mid, topt, _ = problem.run(make, "torch", steps=8)
+    tsd = copy.deepcopy(topt.state_dict())
+    sd = _torch_state_as_numpy(tsd)
+    # torch resumed the same way: a fresh optimizer loading the state dict (its load casts
+    # NAdam's float32 mu_product to the parameters' dtype, and so does ours)
+    tparams = [torch.tensor(w, requires_grad=True) for w in mid]
+    topt = make(torch.optim, tparams)
+    topt.load_state_dict(tsd)
     t_losses, t_final, _, _ = problem.run(make, "torch", opt=topt, params=tparams, start=8,
                                           steps=12)
     params = [cr.tensor(w, requires_grad=True) for w in mid]
@@ -115,7 +121,18 @@ def test_loads_torch_state_dict(problem: Any, case: str) -> None:
     opt.load_state_dict(sd)
     losses, final, _, _ = problem.run(make, opt=opt, params=params, start=8, steps=12)
     assert_same_run((losses, final), (t_losses, t_final))
-    assert torch is not None
+
+
+
+def test_nadam_load_casts_mu_product_as_torch() -> None:
+    p = cr.zeros(3, dtype=cr.float64, requires_grad=True)
+    opt = optim.NAdam([p])
+    p.grad = cr.ones(3, dtype=cr.float64)
+    opt.step()
+    assert opt.state[p]["mu_product"].dtype == cr.float32  # as torch keeps it
+    opt2 = optim.NAdam([p])
+    opt2.load_state_dict(opt.state_dict())
+    assert opt2.state[p]["mu_product"].dtype == cr.float64  # torch's load casts it
 
 
 @pytest.mark.parametrize(("make", "match"), [
@@ -228,3 +245,33 @@ def test_lbfgs_needs_closure_and_one_group() -> None:
         optim.LBFGS([p]).step()
     with pytest.raises(ValueError, match="parameter groups"):
         optim.LBFGS([{"params": [p]}, {"params": [cr.zeros(1, requires_grad=True)]}])
+
+
+def _as_torch(x: Any) -> Any:
+    import torch
+
+    if isinstance(x, cr.Tensor):
+        return torch.tensor(x.numpy())
+    if isinstance(x, dict):
+        return {k: _as_torch(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_as_torch(v) for v in x]
+    return x
+
+
+@pytest.mark.parametrize("case", ["adadelta_all", "adamax_groups", "nadam_all", "radam_all"])
+def test_torch_loads_our_state_dict(problem: Any, case: str) -> None:
+    torch = pytest.importorskip("torch")
+    make = CASES[case]
+    _, mid, opt, _ = problem.run(make, steps=8)
+    saved = copy.deepcopy(opt.state_dict())
+    sd = _as_torch(saved)
+    params = [cr.tensor(w, requires_grad=True) for w in mid]  # resumed the same way
+    opt = make(optim, params)
+    opt.load_state_dict(saved)
+    ours = problem.run(make, opt=opt, params=params, start=8, steps=12)
+    tparams = [torch.tensor(w, requires_grad=True) for w in mid]
+    topt = make(torch.optim, tparams)
+    topt.load_state_dict(sd)
+    theirs = problem.run(make, "torch", opt=topt, params=tparams, start=8, steps=12)
+    assert_same_run(ours, theirs)

@@ -137,12 +137,12 @@ class Distribution:
         start = len(shape) - len(event)
         if shape[start:] != event:
             raise ValueError(f"The right-most size of value must match event_shape: "
-                             f"{shape} vs {event}.")
+                             f"{_size(shape)} vs {_size(event)}.")
         expected = tuple(self._batch_shape) + event
         for i, j in zip(reversed(shape), reversed(expected), strict=False):
             if i != 1 and j != 1 and i != j:
                 raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: "
-                                 f"{shape} vs {expected}.")
+                                 f"{_size(shape)} vs {_size(expected)}.")
         support = self.support
         if not np.all(support.check(value)):
             raise ValueError(

@@ -9,8 +9,7 @@ import numpy as np
 
 from chainrule.optim._functional import lerp_, step_grad
 from chainrule.optim.adam import Adam
-from chainrule.optim.optimizer import Optimizer, ParamsT, _as_index, _check_option
-from chainrule.tensor import Tensor
+from chainrule.optim.optimizer import Optimizer, ParamsT, _check_option
 
 __all__ = ["NAdam"]
 
@@ -31,7 +30,8 @@ class NAdam(Optimizer):
               - lr mu_{t+1} / (1 - mu_prod mu_{t+1}) * m / denom
 
     ``mu_product`` is kept as a 0-d tensor of the step's dtype (float32 unless float64 is
-    the default dtype), as PyTorch keeps it, so its rounding is PyTorch's.
+    the default dtype), as PyTorch keeps it, so its rounding is PyTorch's; loading a state
+    dict casts it to the parameter's dtype, as PyTorch's ``load_state_dict`` does.
 
     Args:
         params: parameters, ``(name, parameter)`` pairs or parameter groups (dicts).
@@ -61,20 +61,6 @@ class NAdam(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         Adam._check_group(self, group)
         _check_option("NAdam", "momentum_decay value", group["momentum_decay"])
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """As ``Optimizer.load_state_dict``; ``mu_product`` keeps the saved scalar's dtype
-        (float32 in PyTorch's and our state dicts), not the parameter's."""
-        super().load_state_dict(state_dict)
-        saved = {_as_index(k): v for k, v in state_dict["state"].items()}
-        index = [p for g in self.param_groups for p in g["params"]]
-        for i, p in enumerate(index):
-            mu = saved.get(i, {}).get("mu_product")
-            if mu is None or p not in self.state:
-                continue
-            arr = np.asarray(mu.data if isinstance(mu, Tensor) else mu)
-            dtype = arr.dtype if arr.dtype.kind == "f" else self._new_step().data.dtype
-            self.state[p]["mu_product"] = Tensor._make(np.array(arr, dtype=dtype))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one NAdam step; returns ``closure()``'s loss if a closure is given."""
