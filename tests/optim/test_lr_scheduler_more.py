@@ -277,3 +277,15 @@ def test_state_dicts_move_both_ways(name: str, direction: str) -> None:
             s.step()
         got.append([g["lr"] for g in opt2.param_groups])
     assert _close(got, expected)
+
+
+def test_legacy_base_class_name() -> None:
+    class Halving(lr_scheduler._LRScheduler):
+        def get_lr(self) -> list[float]:
+            return [base * 0.5**self.last_epoch for base in self.base_lrs]
+
+    opt = make_optimizer(cr)
+    s = Halving(opt)
+    opt.step()
+    s.step()
+    assert s.get_last_lr() == [0.05, 0.015]

@@ -27,6 +27,11 @@ __all__ = [
 ]
 
 
+class _LRScheduler(LRScheduler):
+    """The base class's old name, which scripts written for PyTorch < 2.0 subclass."""
+
+
+
 def per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
     """One value per parameter group (a list must have one per group)."""
     n = len(optimizer.param_groups)
