@@ -275,3 +275,31 @@ def test_torch_loads_our_state_dict(problem: Any, case: str) -> None:
     topt.load_state_dict(sd)
     theirs = problem.run(make, "torch", opt=topt, params=tparams, start=8, steps=12)
     assert_same_run(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["Adadelta", "Adamax", "NAdam", "RAdam", "LBFGS"])
+def test_float32_in_place_and_state(name: str) -> None:
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.ReLU(), cr.nn.Linear(8, 2))
+    params = list(model.parameters())
+    arrays = [p.data for p in params]
+    kw = {"weight_decay": 0.01} if name != "LBFGS" else {"history_size": 4}
+    opt = getattr(optim, name)(params, **kw)
+    x, y = cr.randn(6, 4), cr.randn(6, 2)
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    for k, p in enumerate(params):
+        assert p.dtype == cr.float32 and p.data is arrays[k]
+    for st in opt.state.values():
+        for key, v in st.items():
+            vals = v if isinstance(v, list) else [v]
+            for t in vals:
+                if isinstance(t, cr.Tensor) and t.ndim:
+                    assert t.dtype == cr.float32, key
