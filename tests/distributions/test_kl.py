@@ -116,3 +116,33 @@ def test_unimplemented_pair_and_register_kl() -> None:
     with pytest.raises(ValueError, match="different event shapes"):
         D.kl_divergence(D.MultivariateNormal(cr.zeros(2), scale_tril=cr.eye(2)),
                         D.MultivariateNormal(cr.zeros(3), scale_tril=cr.eye(3)))
+
+
+def test_independent_matches_torch() -> None:
+    if torch is None:
+        pytest.skip("torch not installed")
+    mu, sd = rng.standard_normal((4, 3)), rng.uniform(0.5, 2, (4, 3))
+    mu2, sd2 = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    value = rng.standard_normal((2, 4, 3))
+    out = []
+    for lib in (cr, torch):
+        ps = [lib.tensor(a, requires_grad=True) for a in (mu, sd)]
+        d = lib.distributions.Independent(lib.distributions.Normal(*ps), 1)
+        q = lib.distributions.Independent(
+            lib.distributions.Normal(lib.tensor(mu2), lib.tensor(sd2)), 1)
+        lp, ent = d.log_prob(lib.tensor(value)), d.entropy()
+        kl = lib.distributions.kl_divergence(d, q)
+        total = lp.sum() + ent.sum() + kl.sum()
+        grads = [g.numpy() for g in (cr.autograd.grad(total, ps) if lib is cr
+                                     else torch.autograd.grad(total, ps))]
+        out.append((tuple(d.batch_shape), tuple(d.event_shape), lp.detach().numpy(),
+                    ent.detach().numpy(), kl.detach().numpy(), grads,
+                    tuple(d.rsample((5,)).shape)))
+    (a, b) = out
+    assert a[0] == b[0] == (4,) and a[1] == b[1] == (3,) and a[6] == b[6]
+    for x, y in zip(a[2:6], b[2:6], strict=True):
+        for u, v in zip(x if isinstance(x, list) else [x], y if isinstance(y, list) else [y],
+                        strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-11)
+    with pytest.raises(ValueError, match="reinterpreted_batch_ndims"):
+        D.Independent(D.Normal(cr.zeros(3), cr.ones(3)), 2)

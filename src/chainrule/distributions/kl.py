@@ -1,5 +1,5 @@
 """``kl_divergence(p, q)`` and ``register_kl``: the KL divergences PyTorch defines between
-Bernoulli, Categorical, Normal, Uniform and MultivariateNormal, dispatched on the most
+Bernoulli, Categorical, Normal, Uniform, MultivariateNormal and Independent, dispatched on the most
 specific registered pair of types."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 from chainrule.distributions.bernoulli import Bernoulli
 from chainrule.distributions.categorical import Categorical
 from chainrule.distributions.distribution import Distribution
+from chainrule.distributions.independent import Independent, _sum_rightmost
 from chainrule.distributions.multivariate_normal import (
     MultivariateNormal,
     _batch_mahalanobis,
@@ -158,3 +159,10 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
     term2 = (X ** 2).sum((-2, -1))  # trace(X X^T)
     term3 = _batch_mahalanobis(Lq, q.loc - p.loc)
     return half_term1 + 0.5 * (term2 + term3 - n)
+
+
+@register_kl(Independent, Independent)
+def _kl_independent_independent(p: Independent, q: Independent) -> Tensor:
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
