@@ -120,7 +120,41 @@ OPS: list[OpCase] = [
         lambda a: _F().binary_cross_entropy_with_logits(a, cr.from_numpy(_PROB_TARGET)),
         ((3, 4),),
     ),
+    # numerics: regression, margin and distance losses
+    OpCase("smooth_l1_loss", lambda a, b: _F().smooth_l1_loss(a, b, beta=0.7), ((3, 4), (3, 4))),
+    OpCase("huber_loss", lambda a, b: _F().huber_loss(a, b, delta=0.7), ((3, 4), (3, 4))),
+    OpCase("kl_div", lambda a, b: _F().kl_div(a, b, reduction="batchmean"), ((3, 4), (3, 4)),
+           **POSITIVE),
+    OpCase("poisson_nll_loss", lambda a, b: _F().poisson_nll_loss(a, b, log_input=False,
+                                                                  full=True),
+           ((3, 4), (3, 4)), **POSITIVE),
+    OpCase("gaussian_nll_loss", lambda a, b, v: _F().gaussian_nll_loss(a, b, v),
+           ((3, 4), (3, 4), (3, 1)), **POSITIVE),
+    OpCase("margin_ranking_loss", lambda a, b: _F().margin_ranking_loss(
+        a, b, cr.tensor([1.0, -1.0, 1.0], dtype=a.dtype), margin=0.1), ((3,), (3,))),
+    OpCase("soft_margin_loss", lambda a: _F().soft_margin_loss(
+        a, cr.tensor([1.0, -1.0, 1.0], dtype=a.dtype)), ((3,),)),
+    OpCase("multi_margin_loss", lambda a: _F().multi_margin_loss(
+        a, cr.from_numpy(_CLASS_TARGET), p=2), ((3, 5),)),
+    OpCase("cosine_embedding_loss", lambda a, b: _F().cosine_embedding_loss(
+        a, b, cr.tensor([1.0, -1.0, 1.0])), ((3, 4), (3, 4))),
+    OpCase("triplet_margin_loss", lambda a, p, n: _F().triplet_margin_loss(a, p, n, margin=2.0),
+           ((3, 4), (3, 4), (3, 4))),
+    OpCase("cosine_similarity", lambda a, b: _F().cosine_similarity(a, b), ((3, 4), (4,))),
+    OpCase("pairwise_distance", lambda a, b: _F().pairwise_distance(a, b, p=3.0),
+           ((3, 4), (3, 4))),
+    # numerics: decompositions (MultivariateNormal's)
+    OpCase("cholesky", lambda a: _decomp().cholesky(a @ a.mT + 3 * cr.eye(3, dtype=a.dtype)),
+           ((2, 3, 3),)),
+    OpCase("solve_triangular", lambda a, b: _decomp().solve_triangular(
+        a + 3 * cr.eye(3, dtype=a.dtype), b, upper=False), ((2, 3, 3), (3, 2))),
 ]
+
+
+def _decomp() -> Any:
+    from chainrule.ops import linalg_decomp
+
+    return linalg_decomp
 
 
 @dataclass
