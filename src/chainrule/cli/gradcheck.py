@@ -120,6 +120,26 @@ OPS: list[OpCase] = [
         lambda a: _F().binary_cross_entropy_with_logits(a, cr.from_numpy(_PROB_TARGET)),
         ((3, 4),),
     ),
+    # seq: activations, embedding, layer/RMS norm, attention, recurrent cells
+    OpCase("gelu", lambda a: _F().gelu(a), ((3, 4),)),
+    OpCase("gelu_tanh", lambda a: _F().gelu(a, approximate="tanh"), ((3, 4),)),
+    OpCase("silu", lambda a: _F().silu(a), ((3, 4),)),
+    OpCase("elu", lambda a: _F().elu(a), ((3, 4),)),
+    OpCase("selu", lambda a: _F().selu(a), ((3, 4),)),
+    OpCase("celu", lambda a: _F().celu(a, 0.5), ((3, 4),)),
+    OpCase("softplus", lambda a: _F().softplus(a, beta=2.0), ((3, 4),)),
+    OpCase("logsigmoid", lambda a: _F().logsigmoid(a), ((3, 4),)),
+    OpCase("mish", lambda a: _F().mish(a), ((3, 4),)),
+    OpCase("softsign", lambda a: _F().softsign(a), ((3, 4),)),
+    OpCase("tanhshrink", lambda a: _F().tanhshrink(a), ((3, 4),)),
+    OpCase("hardtanh", lambda a: _F().hardtanh(a, -0.5, 0.5), ((3, 4),)),
+    OpCase("relu6", lambda a: _F().relu6(a * 4), ((3, 4),)),
+    OpCase("hardsigmoid", lambda a: _F().hardsigmoid(a * 2), ((3, 4),)),
+    OpCase("hardswish", lambda a: _F().hardswish(a * 2), ((3, 4),)),
+    OpCase("prelu", lambda a, w: _F().prelu(a, w), ((3, 4, 2), (4,))),
+    OpCase("embedding", lambda w: _F().embedding(cr.from_numpy(_CLASS_TARGET), w), ((5, 3),)),
+    OpCase("layer_norm", lambda x, w, b: _F().layer_norm(x, (4,), w, b), ((3, 4), (4,), (4,))),
+    OpCase("rms_norm", lambda x, w: _F().rms_norm(x, (4,), w), ((3, 4), (4,))),
 ]
 
 

@@ -9,8 +9,27 @@ from __future__ import annotations
 
 from chainrule.ops import elementwise as _elementwise
 from chainrule.ops.activation import leaky_relu, log_softmax, one_hot, softmax
+from chainrule.ops.activations_more import (
+    celu,
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    silu,
+    softmin,
+    softplus,
+    softsign,
+    tanhshrink,
+)
 from chainrule.ops.dropout import dropout
 from chainrule.ops.elementwise import sigmoid, tanh
+from chainrule.ops.embedding import embedding
 from chainrule.ops.linalg import bilinear, linear
 from chainrule.ops.loss import (
     binary_cross_entropy,
@@ -20,13 +39,17 @@ from chainrule.ops.loss import (
     mse_loss,
     nll_loss,
 )
-from chainrule.ops.normalization import batch_norm
+from chainrule.ops.normalization import batch_norm, layer_norm, rms_norm
 from chainrule.tensor import Tensor
 
 __all__ = [
     "linear", "bilinear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
     "dropout", "one_hot", "batch_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    # seq
+    "gelu", "silu", "elu", "selu", "celu", "softplus", "logsigmoid", "mish", "softsign",
+    "tanhshrink", "hardtanh", "relu6", "hardsigmoid", "hardswish", "prelu", "softmin",
+    "embedding", "layer_norm", "rms_norm",
 ]
 
 

@@ -8,9 +8,12 @@ from chainrule.nn.modules.activation import (
     Softmax,
     Tanh,
 )
+from chainrule.nn.modules.activations_more import *  # noqa: F403
+from chainrule.nn.modules.activations_more import __all__ as _activations_more_all
 from chainrule.nn.modules.container import ModuleDict, ModuleList, Sequential
 from chainrule.nn.modules.dropout import Dropout
 from chainrule.nn.modules.flatten import Flatten
+from chainrule.nn.modules.layer_norm import LayerNorm, RMSNorm
 from chainrule.nn.modules.linear import Bilinear, Identity, Linear
 from chainrule.nn.modules.loss import (
     BCELoss,
@@ -22,10 +25,13 @@ from chainrule.nn.modules.loss import (
 )
 from chainrule.nn.modules.module import Module
 from chainrule.nn.modules.normalization import BatchNorm1d
+from chainrule.nn.modules.sparse import Embedding
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Bilinear",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Dropout", "Flatten",
     "BatchNorm1d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",
+    # seq
+    *_activations_more_all, "LayerNorm", "RMSNorm", "Embedding",
 ]
