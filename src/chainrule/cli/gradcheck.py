@@ -140,6 +140,11 @@ OPS: list[OpCase] = [
     OpCase("embedding", lambda w: _F().embedding(cr.from_numpy(_CLASS_TARGET), w), ((5, 3),)),
     OpCase("layer_norm", lambda x, w, b: _F().layer_norm(x, (4,), w, b), ((3, 4), (4,), (4,))),
     OpCase("rms_norm", lambda x, w: _F().rms_norm(x, (4,), w), ((3, 4), (4,))),
+    OpCase(
+        "scaled_dot_product_attention",
+        lambda q, k, v: _F().scaled_dot_product_attention(q, k, v, is_causal=True),
+        ((2, 2, 3, 4), (2, 2, 3, 4), (2, 2, 3, 5)),
+    ),
 ]
 
 

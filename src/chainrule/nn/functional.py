@@ -27,6 +27,7 @@ from chainrule.ops.activations_more import (
     softsign,
     tanhshrink,
 )
+from chainrule.ops.attention import scaled_dot_product_attention
 from chainrule.ops.dropout import dropout
 from chainrule.ops.elementwise import sigmoid, tanh
 from chainrule.ops.embedding import embedding
@@ -49,7 +50,7 @@ __all__ = [
     # seq
     "gelu", "silu", "elu", "selu", "celu", "softplus", "logsigmoid", "mish", "softsign",
     "tanhshrink", "hardtanh", "relu6", "hardsigmoid", "hardswish", "prelu", "softmin",
-    "embedding", "layer_norm", "rms_norm",
+    "embedding", "layer_norm", "rms_norm", "scaled_dot_product_attention",
 ]
 
 

@@ -10,6 +10,7 @@ from chainrule.nn.modules.activation import (
 )
 from chainrule.nn.modules.activations_more import *  # noqa: F403
 from chainrule.nn.modules.activations_more import __all__ as _activations_more_all
+from chainrule.nn.modules.attention import MultiheadAttention
 from chainrule.nn.modules.container import ModuleDict, ModuleList, Sequential
 from chainrule.nn.modules.dropout import Dropout
 from chainrule.nn.modules.flatten import Flatten
@@ -26,6 +27,13 @@ from chainrule.nn.modules.loss import (
 from chainrule.nn.modules.module import Module
 from chainrule.nn.modules.normalization import BatchNorm1d
 from chainrule.nn.modules.sparse import Embedding
+from chainrule.nn.modules.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Bilinear",
@@ -33,5 +41,7 @@ __all__ = [
     "BatchNorm1d", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",
     # seq
-    *_activations_more_all, "LayerNorm", "RMSNorm", "Embedding",
+    *_activations_more_all, "LayerNorm", "RMSNorm", "Embedding", "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
+    "TransformerDecoder", "Transformer",
 ]
