@@ -39,7 +39,8 @@ def test_sdpa_gradients_second_order_and_parity(case) -> None:
     if isinstance(kind, dict):
         cr_kw, t_kw = kind, arg
     else:
-        cr_kw, t_kw = {"attn_mask": cr.tensor(arg)}, {"attn_mask": torch.tensor(arg)} if torch else {}
+        cr_kw = {"attn_mask": cr.tensor(arg)}
+        t_kw = {"attn_mask": torch.tensor(arg)} if torch else {}
     tfn = None if TF is None else (lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, **t_kw))
     check_op(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, **cr_kw), [q, k, v], tfn,
              gradgrad=True)
@@ -184,7 +185,8 @@ def test_multihead_attention_matches_torch(ctor, call) -> None:
 @pytest.mark.skipif(torch is None, reason="needs torch")
 def test_multihead_attention_unbatched_self_attention_and_state_dict_back() -> None:
     rng = np.random.default_rng(1)
-    ours, theirs = nn.MultiheadAttention(6, 3).double(), torch.nn.MultiheadAttention(6, 3).double()
+    ours = nn.MultiheadAttention(6, 3).double()
+    theirs = torch.nn.MultiheadAttention(6, 3).double()
     _copy_from_torch(ours, theirs, rng)
     x = rng.standard_normal((4, 6))
     y, w = ours(cr.tensor(x), cr.tensor(x), cr.tensor(x))
@@ -193,7 +195,8 @@ def test_multihead_attention_unbatched_self_attention_and_state_dict_back() -> N
     np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), atol=1e-12)
     fresh = torch.nn.MultiheadAttention(6, 3).double()
     fresh.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
-    np.testing.assert_allclose(fresh(*(torch.tensor(x),) * 3)[0].detach().numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(fresh(*(torch.tensor(x),) * 3)[0].detach().numpy(),
+                               ty.detach().numpy())
 
 
 def test_multihead_attention_init_and_errors() -> None:
@@ -249,10 +252,12 @@ def test_encoder_and_decoder_layers_match_torch(kw) -> None:
     mask = np.triu(np.full((4, 4), -np.inf), 1)
     kpm = np.zeros((3, 5), bool)
     kpm[1, -1] = True
-    _run_pair(nn.TransformerEncoderLayer(*args, **kw), torch.nn.TransformerEncoderLayer(*args, **kw),
+    _run_pair(nn.TransformerEncoderLayer(*args, **kw),
+              torch.nn.TransformerEncoderLayer(*args, **kw),
               [src], {"src_key_padding_mask": cr.tensor(kpm)},
               {"src_key_padding_mask": torch.tensor(kpm)})
-    _run_pair(nn.TransformerDecoderLayer(*args, **kw), torch.nn.TransformerDecoderLayer(*args, **kw),
+    _run_pair(nn.TransformerDecoderLayer(*args, **kw),
+              torch.nn.TransformerDecoderLayer(*args, **kw),
               [tgt, src], {"tgt_mask": cr.tensor(mask), "memory_key_padding_mask": cr.tensor(kpm)},
               {"tgt_mask": torch.tensor(mask), "memory_key_padding_mask": torch.tensor(kpm)})
 
