@@ -29,6 +29,12 @@ def _F() -> Any:
     return functional
 
 
+def _recurrent() -> Any:
+    from chainrule.ops import recurrent
+
+    return recurrent
+
+
 @dataclass(frozen=True)
 class OpCase:
     """One row of the check: ``fn(*inputs)`` with inputs of ``shapes`` drawn in [low, high]."""
@@ -145,6 +151,12 @@ OPS: list[OpCase] = [
         lambda q, k, v: _F().scaled_dot_product_attention(q, k, v, is_causal=True),
         ((2, 2, 3, 4), (2, 2, 3, 4), (2, 2, 3, 5)),
     ),
+    OpCase("lstm", lambda x, h, c, wi, wh, bi, bh: _recurrent().LSTM.apply(
+        x, h, c, wi, wh, bi, bh)[0], ((3, 2, 2), (2, 2), (2, 2), (8, 2), (8, 2), (8,), (8,))),
+    OpCase("gru", lambda x, h, wi, wh, bi, bh: _recurrent().GRU.apply(
+        x, h, wi, wh, bi, bh)[0], ((3, 2, 2), (2, 2), (6, 2), (6, 2), (6,), (6,))),
+    OpCase("rnn", lambda x, h, wi, wh, bi, bh: _recurrent().RNN.apply(
+        x, h, wi, wh, bi, bh, reverse=True)[0], ((3, 2, 2), (2, 2), (2, 2), (2, 2), (2,), (2,))),
 ]
 
 

@@ -26,6 +26,7 @@ from chainrule.nn.modules.loss import (
 )
 from chainrule.nn.modules.module import Module
 from chainrule.nn.modules.normalization import BatchNorm1d
+from chainrule.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.modules.sparse import Embedding
 from chainrule.nn.modules.transformer import (
     Transformer,
@@ -43,5 +44,5 @@ __all__ = [
     # seq
     *_activations_more_all, "LayerNorm", "RMSNorm", "Embedding", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
-    "TransformerDecoder", "Transformer",
+    "TransformerDecoder", "Transformer", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
 ]
