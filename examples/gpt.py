@@ -18,12 +18,12 @@ few minutes).
 
 import argparse
 import math
+import pydoc_data.topics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pydoc_data.topics
 
 import chainrule as cr
 from chainrule import nn

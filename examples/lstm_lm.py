@@ -12,11 +12,11 @@ Run: ``python examples/lstm_lm.py [--steps 800] [--hidden 128] [--layers 1] ...`
 
 import argparse
 import math
+import pydoc_data.topics
 import time
 from collections.abc import Sequence
 
 import numpy as np
-import pydoc_data.topics
 
 import chainrule as cr
 from chainrule import nn
