@@ -37,7 +37,9 @@ def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> tuple[np.ndarray
     xc = x - x.mean(-1, keepdims=True)
     r = 1 / np.sqrt((xc * xc).mean(-1, keepdims=True) + 1e-5)
     xh = xc * r
-    return xh * g + b, (xh, r)
+    y = xh * g
+    y += b
+    return y, (xh, r)
 
 
 def _layer_norm_backward(dy: np.ndarray, g: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
@@ -45,8 +47,11 @@ def _layer_norm_backward(dy: np.ndarray, g: np.ndarray, cache: Any) -> tuple[np.
     dg = (dy * xh).sum(0)
     db = dy.sum(0)
     dxh = dy * g
-    dx = r * (dxh - dxh.mean(-1, keepdims=True) - xh * (dxh * xh).mean(-1, keepdims=True))
-    return dx, dg, db
+    mean_dx = (dxh * xh).mean(-1, keepdims=True)
+    dxh -= dxh.mean(-1, keepdims=True)
+    dxh -= xh * mean_dx
+    dxh *= r
+    return dxh, dg, db
 
 
 def _cross_entropy(z: np.ndarray, t: np.ndarray) -> tuple[np.float32, np.ndarray]:
@@ -134,16 +139,25 @@ class NumpyGPT:
         # (BT,3C) -> (B,T,3,h,hd) -> (3,B,h,T,hd)
         q, k, v = qkv.reshape(B, T, 3, h, hd).transpose(2, 0, 3, 1, 4)
         scale = np.float32(1 / math.sqrt(hd))
-        S = q @ k.swapaxes(-1, -2) * scale  # (B,h,T,hd)(B,h,hd,T)
+        S = q @ k.swapaxes(-1, -2)  # (B,h,T,hd)(B,h,hd,T), then in place
+        S *= scale
         S += np.triu(np.full((T, T), -np.inf, np.float32), 1)
-        P = np.exp(S - S.max(-1, keepdims=True))
+        S -= S.max(-1, keepdims=True)
+        P = np.exp(S, out=S)
         P /= P.sum(-1, keepdims=True)
         y = (P @ v).transpose(0, 2, 1, 3).reshape(B * T, C)  # (B,h,T,hd) -> (BT,C)
         x1 = x + _linear(y, w[p + "attn.c_proj.weight"], w[p + "attn.c_proj.bias"])
         m, ln2 = _layer_norm(x1, w[p + "ln_2.weight"], w[p + "ln_2.bias"])
         u = _linear(m, w[p + "mlp.c_fc.weight"], w[p + "mlp.c_fc.bias"])
-        t = np.tanh(_K * (u + 0.044715 * u * u * u))
-        gelu = 0.5 * u * (1 + t)
+        t = u * u  # tanh(k (u + c u^3)), in place
+        t *= 0.044715
+        t += 1
+        t *= u
+        t *= _K
+        np.tanh(t, out=t)
+        gelu = t + 1
+        gelu *= u
+        gelu *= 0.5
         x2 = x1 + _linear(gelu, w[p + "mlp.c_proj.weight"], w[p + "mlp.c_proj.bias"])
         return x2, (a, ln1, q, k, v, P, y, m, ln2, u, t, gelu, scale)
 
@@ -157,7 +171,17 @@ class NumpyGPT:
         grads[p + "mlp.c_proj.weight"] += dx2.T @ gelu
         grads[p + "mlp.c_proj.bias"] += dx2.sum(0)
         dg = dx2 @ w[p + "mlp.c_proj.weight"]
-        du = dg * (0.5 * (1 + t) + 0.5 * u * (1 - t * t) * _K * (1 + 3 * 0.044715 * u * u))
+        du = t * t  # gelu'(u) = (1 - t^2) u/2 k (1 + 3c u^2) + (1 + t)/2, in place
+        np.subtract(1, du, out=du)
+        du *= u
+        du *= 0.5 * _K
+        u2 = u * u
+        u2 *= 3 * 0.044715
+        u2 += 1
+        du *= u2
+        du += 0.5
+        du += np.multiply(t, 0.5, out=u2)
+        du *= dg
         grads[p + "mlp.c_fc.weight"] += du.T @ m
         grads[p + "mlp.c_fc.bias"] += du.sum(0)
         dm = du @ w[p + "mlp.c_fc.weight"]
@@ -170,9 +194,12 @@ class NumpyGPT:
         dy = (dx1 @ w[p + "attn.c_proj.weight"]).reshape(B, T, h, hd).transpose(0, 2, 1, 3)
         dv = P.swapaxes(-1, -2) @ dy
         dP = dy @ v.swapaxes(-1, -2)
-        dS = P * (dP - (dP * P).sum(-1, keepdims=True))
-        dq = dS @ k * scale
-        dk = dS.swapaxes(-1, -2) @ q * scale
+        dP -= (dP * P).sum(-1, keepdims=True)  # dS = P (dP - rowsum(dP P)), in place
+        dP *= P
+        dq = dP @ k
+        dq *= scale
+        dk = dP.swapaxes(-1, -2) @ q
+        dk *= scale
         dqkv = np.stack([dq, dk, dv]).transpose(1, 3, 0, 2, 4).reshape(B * T, 3 * C)
         grads[p + "attn.c_attn.weight"] += dqkv.T @ a
         grads[p + "attn.c_attn.bias"] += dqkv.sum(0)

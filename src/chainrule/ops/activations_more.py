@@ -99,16 +99,40 @@ class GELUTanh(Op):
     shapes = {"x": "(*)", "Y": "(*)"}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        t = np.tanh(_TANH_K * (x + _TANH_C * x * x * x))
-        return 0.5 * x * (1.0 + t)
+        shape, x = x.shape, x.reshape(-1)  # 1-d views: 0-d arithmetic gives no arrays
+        t = x * x  # t = tanh(k (x + c x^3)), built in place: the MLP's widest array
+        t *= _TANH_C
+        t += 1.0
+        t *= x
+        t *= _TANH_K
+        self.t = t = np.tanh(t, out=t)  # kept for backward
+        y = t + 1.0
+        y *= x
+        y *= 0.5
+        return y.reshape(shape)
 
     def backward(self, dY: Any) -> Any:
         """dx = dY * (1/2 (1 + t) + x/2 (1 - t**2) k (1 + 3c x**2))  (*) = (*)(*)"""
         x = self.input(0)
+        if isinstance(x, Tensor):  # recorded: t as a function of x
+            x2 = x * x
+            t = _math.tanh((x + x2 * x * _TANH_C) * _TANH_K)
+            inner = (1.0 + x2 * (3.0 * _TANH_C)) * _TANH_K
+            return dY * ((1.0 + t) * 0.5 + x * 0.5 * (1.0 - t * t) * inner)
+        t, x = self.t, x.reshape(-1)
+        d = t * t  # (1 - t^2) x/2 k (1 + 3c x^2) + (1 + t)/2, in place
+        np.subtract(1.0, d, out=d)
+        d *= x
+        d *= 0.5 * _TANH_K
         x2 = x * x
-        t = _math.tanh((x + x2 * x * _TANH_C) * _TANH_K)
-        inner = (1.0 + x2 * (3.0 * _TANH_C)) * _TANH_K
-        return dY * ((1.0 + t) * 0.5 + x * 0.5 * (1.0 - t * t) * inner)
+        x2 *= 3.0 * _TANH_C
+        x2 += 1.0
+        d *= x2
+        d += 0.5
+        x2 = np.multiply(t, 0.5, out=x2)
+        d += x2
+        d *= dY.reshape(-1)
+        return d.reshape(dY.shape)
 
 
 # -- smooth activations built on sigmoid, exp and softplus -------------------------------

@@ -43,9 +43,10 @@ class ScaledDotProductAttention(Op):
     def forward(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, mask: np.ndarray | None,
                 scale: float, keep: np.ndarray | None) -> np.ndarray:
         self.mask, self.scale, self.keep = mask, scale, keep
-        S = Q @ np.swapaxes(K, -1, -2) * Q.dtype.type(scale)  # (B,h,T,d)(B,h,d,S) -> (B,h,T,S)
+        S = Q @ np.swapaxes(K, -1, -2)  # (B,h,T,d)(B,h,d,S) -> (B,h,T,S)
+        S *= Q.dtype.type(scale)
         if mask is not None:
-            S = S + mask  # the mask may broadcast S to more batch dims
+            S = S + mask if S.shape != np.broadcast_shapes(S.shape, mask.shape) else _iadd(S, mask)
         self.P = _safe_softmax(S)  # (B,h,T,S)
         self.Pd = self.P if keep is None else self.P * keep  # after dropout
         return self.Pd @ V  # (B,h,T,S)(B,h,S,dv) -> (B,h,T,dv)
@@ -66,11 +67,16 @@ class ScaledDotProductAttention(Op):
             dP = _math.matmul(dY, _math.swapaxes(V, -1, -2))  # (B,h,T,dv)(B,h,dv,S)
             if self.keep is not None:
                 dP = dP * self.keep
-            dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))  # softmax's JVP, per row
+            if isinstance(dP, np.ndarray):  # the same rule, in place on the fresh dP
+                dP -= (dP * P).sum(axis=-1, keepdims=True)
+                dP *= P
+                dS = dP
+            else:
+                dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))  # softmax's JVP, per row
             if need[0]:
-                dQ = unbroadcast(_math.matmul(dS, K) * self.scale, self.input_shapes[0])
+                dQ = unbroadcast(_scaled(_math.matmul(dS, K), self.scale), self.input_shapes[0])
             if need[1]:
-                dK = _math.matmul(_math.swapaxes(dS, -1, -2), Q) * self.scale
+                dK = _scaled(_math.matmul(_math.swapaxes(dS, -1, -2), Q), self.scale)
                 dK = unbroadcast(dK, self.input_shapes[1])
         return dQ, dK, dV
 
@@ -92,12 +98,27 @@ class ScaledDotProductAttention(Op):
         return P, (P if self.keep is None else P * self.keep)
 
 
+def _iadd(S: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    S += mask
+    return S
+
+
+def _scaled(x: Any, scale: float) -> Any:
+    """x * scale (in place for a fresh array)."""
+    if isinstance(x, np.ndarray):
+        x *= x.dtype.type(scale)
+        return x
+    return x * scale
+
+
 def _safe_softmax(S: np.ndarray) -> np.ndarray:
-    """Softmax along the last axis; a row of -inf gives zeros instead of NaN."""
+    """Softmax along the last axis, in place on the fresh scores ``S``; a row of -inf gives
+    zeros instead of NaN."""
     m = S.max(axis=-1, keepdims=True)
     if not np.isfinite(m).all():
         m = np.where(np.isneginf(m), 0, m)
-    E = np.exp(S - m)
+    S -= m
+    E = np.exp(S, out=S)
     Z = E.sum(axis=-1, keepdims=True)
     if not Z.all():
         Z[Z == 0] = 1

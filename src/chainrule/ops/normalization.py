@@ -156,7 +156,9 @@ class LayerNorm(Op):
         self.invstd = 1 / np.sqrt((Xc * Xc).mean(axis=self.axes, keepdims=True) + eps)
         self.Xhat = Xc * self.invstd
         Y = self.Xhat * gamma if gamma is not None else self.Xhat.copy()
-        return Y + beta if beta is not None else Y
+        if beta is not None:
+            Y += beta
+        return Y
 
     def backward(self, dY: Any) -> tuple[Any, ...]:
         """dX = invstd * (dXhat - mean(dXhat, D) - Xhat * mean(dXhat * Xhat, D)), dXhat = dY * gamma  (*,D) = (*,D)
@@ -171,7 +173,13 @@ class LayerNorm(Op):
             m, axes = self.count, self.axes
             mean_d = dXhat.sum(axis=axes, keepdims=True) / m
             mean_dx = (dXhat * Xhat).sum(axis=axes, keepdims=True) / m
-            dX = (dXhat - mean_d - Xhat * mean_dx) * invstd
+            if isinstance(dXhat, np.ndarray) and gamma is not None:  # fresh: in place
+                dXhat -= mean_d
+                dXhat -= Xhat * mean_dx
+                dXhat *= invstd
+                dX = dXhat
+            else:
+                dX = (dXhat - mean_d - Xhat * mean_dx) * invstd
         lead = tuple(range(len(dY.shape) - len(self.axes)))  # the batch dims
         if need[1]:
             dgamma = (dY * Xhat).sum(axis=lead) if lead else dY * Xhat
