@@ -151,3 +151,24 @@ def test_explain_shows_gelu_with_real_shapes() -> None:
     y = F.gelu(x, approximate="tanh").sum()
     y.backward()
     assert "(8,16) = (8,16)(8,16)" in str(cr.explain(y))
+
+
+def test_vectorised_erf_matches_math_erf() -> None:
+    import math
+
+    x = np.concatenate([np.linspace(-9, 9, 20001), [0.0, -0.0, 1.9999999, 2.0, 6.0, 1e-300]])
+    exact = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(activations_more.erf(x), exact, rtol=0, atol=5e-15)
+    y32 = activations_more.erf(x.astype(np.float32))
+    assert y32.dtype == np.float32
+    np.testing.assert_allclose(y32, exact, rtol=0, atol=3e-7)
+    assert activations_more.erf(np.array(0.5)) == pytest.approx(math.erf(0.5), abs=1e-16)
+    assert activations_more.erf(np.array([-30.0, 30.0])).tolist() == [-1.0, 1.0]
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+def test_exact_gelu_float32_matches_torch() -> None:
+    x = np.random.default_rng(0).standard_normal((64, 50)).astype(np.float32) * 3
+    y = F.gelu(cr.tensor(x, requires_grad=True))
+    ty = torch.nn.functional.gelu(torch.tensor(x))
+    np.testing.assert_allclose(y.detach().numpy(), ty.numpy(), rtol=1e-5, atol=1e-6)

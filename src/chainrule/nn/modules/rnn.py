@@ -91,6 +91,9 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
 
+    def flatten_parameters(self) -> None:
+        """PyTorch compacts cuDNN's weights here; NumPy's are used as they are (a no-op)."""
+
     @property
     def all_weights(self) -> list[list[Parameter]]:
         per = 4 if self.bias else 2
