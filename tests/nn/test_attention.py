@@ -61,6 +61,19 @@ def test_sdpa_three_dims_broadcast_mask_and_gqa() -> None:
              [q, k, v], tfn, gradgrad=False)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_learned_float_mask_gets_a_gradient(causal) -> None:
+    q, k, v, m = make_inputs([(2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 3), (2, 1, 3, 5)], seed=5)
+    tfn = None
+    if TF is not None:
+        causal_mask = np.triu(np.full((3, 5), -np.inf), 1) if causal else 0.0
+        tfn = lambda a, b, c, d: TF.scaled_dot_product_attention(  # noqa: E731
+            a, b, c, attn_mask=d + torch.tensor(causal_mask))
+    check_op(lambda a, b, c, d: F.scaled_dot_product_attention(a, b, c, attn_mask=d,
+                                                               is_causal=causal),
+             [q, k, v, m], tfn)
+
+
 @pytest.mark.skipif(torch is None, reason="needs torch")
 def test_sdpa_fully_masked_row_gives_zeros_as_torch() -> None:
     q, k, v = make_inputs([(1, 2, 3, 4), (1, 2, 5, 4), (1, 2, 5, 4)], seed=3)
@@ -96,7 +109,7 @@ def test_sdpa_rule_is_the_chain_and_explain_binds_it() -> None:
     lines = inspect.cleandoc(ScaledDotProductAttention.backward.__doc__).splitlines()
     rule = re.compile(r"^d\w+ = \S.*\S  \(\S*\)( = \S+)?$")
     assert all(rule.match(line) for line in lines)
-    assert [line.split(" = ")[0] for line in lines] == ["dV", "dP", "dS", "dQ", "dK"]
+    assert [line.split(" = ")[0] for line in lines] == ["dV", "dP", "dS", "dQ", "dK", "dmask"]
     q, k, v = (cr.randn(2, 4, 8, 16, requires_grad=True) for _ in range(3))
     loss = F.scaled_dot_product_attention(q, k, v, is_causal=True).sum()
     loss.backward()

@@ -37,11 +37,13 @@ __all__: list[str] = []
 class ScaledDotProductAttention(Op):
     """Y = softmax(Q K^T * scale + mask) V, the softmax P taken along the keys."""
 
-    save_inputs = (0, 1, 2)
-    shapes = {"Q": "(B,h,T,d)", "K": "(B,h,S,d)", "V": "(B,h,S,dv)", "Y": "(B,h,T,dv)"}
+    save_inputs = (0, 1, 2, 3)
+    shapes = {"Q": "(B,h,T,d)", "K": "(B,h,S,d)", "V": "(B,h,S,dv)", "mask": "(*m)",
+              "Y": "(B,h,T,dv)"}
 
-    def forward(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, mask: np.ndarray | None,
-                scale: float, keep: np.ndarray | None) -> np.ndarray:
+    def forward(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
+                mask: np.ndarray | None = None, *, scale: float,
+                keep: np.ndarray | None) -> np.ndarray:
         self.mask, self.scale, self.keep = mask, scale, keep
         S = Q @ np.swapaxes(K, -1, -2)  # (B,h,T,d)(B,h,d,S) -> (B,h,T,S)
         S *= Q.dtype.type(scale)
@@ -56,14 +58,16 @@ class ScaledDotProductAttention(Op):
         dP = dY @ V.T  (B,h,T,S) = (B,h,T,dv)(B,h,dv,S)
         dS = P * (dP - rowsum(dP * P))  (B,h,T,S) = (B,h,T,S)(B,h,T,S)
         dQ = dS @ K * scale  (B,h,T,d) = (B,h,T,S)(B,h,S,d)
-        dK = dS.T @ Q * scale  (B,h,S,d) = (B,h,S,T)(B,h,T,d)"""
+        dK = dS.T @ Q * scale  (B,h,S,d) = (B,h,S,T)(B,h,T,d)
+        dmask = sum_to(dS, mask.shape)  (*m) = (B,h,T,S)"""
         need = self.needs_input_grad
+        need_mask = need[3]
         Q, K, V = self.input(0), self.input(1), self.input(2)
         P, Pd = self._weights(Q, K)
-        dQ = dK = dV = None
+        dQ = dK = dV = dmask = None
         if need[2]:
             dV = unbroadcast(_math.matmul(_math.swapaxes(Pd, -1, -2), dY), self.input_shapes[2])
-        if need[0] or need[1]:
+        if need[0] or need[1] or need_mask:
             dP = _math.matmul(dY, _math.swapaxes(V, -1, -2))  # (B,h,T,dv)(B,h,dv,S)
             if self.keep is not None:
                 dP = dP * self.keep
@@ -78,7 +82,9 @@ class ScaledDotProductAttention(Op):
             if need[1]:
                 dK = _scaled(_math.matmul(_math.swapaxes(dS, -1, -2), Q), self.scale)
                 dK = unbroadcast(dK, self.input_shapes[1])
-        return dQ, dK, dV
+            if need_mask:  # a learned additive bias: its gradient is the scores'
+                dmask = unbroadcast(dS, self.input_shapes[3])
+        return dQ, dK, dV, dmask
 
     def _weights(self, Q: Any, K: Any) -> tuple[Any, Any]:
         """P and P after dropout: saved arrays, or recomputed from Q and K under create_graph."""
@@ -88,7 +94,9 @@ class ScaledDotProductAttention(Op):
 
         S = _math.matmul(Q, _math.swapaxes(K, -1, -2)) * self.scale
         valid = None
-        if self.mask is not None:
+        if isinstance(self._saved_inputs[3], Tensor):  # a mask that requires grad, recorded
+            S = S + self.input(3)
+        elif self.mask is not None:
             finite = np.where(np.isneginf(self.mask), -1e30, self.mask).astype(self.mask.dtype)
             S = S + finite
             valid = np.isfinite(self.mask).any(axis=-1, keepdims=True)
@@ -200,4 +208,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         kept = _np_generator(None).random(shape, dtype=np.float32) >= dropout_p
         keep = kept * np.asarray(0 if dropout_p == 1 else 1 / (1 - dropout_p), dtype)
     scale = 1 / math.sqrt(d) if scale is None else float(scale)
-    return ScaledDotProductAttention.apply(query, key, value, mask=mask, scale=scale, keep=keep)
+    if (isinstance(attn_mask, Tensor) and attn_mask.requires_grad
+            and attn_mask.data.dtype.kind == "f"):  # a learned additive bias: recorded
+        learned = attn_mask.to(dtype) if attn_mask.data.dtype != dtype else attn_mask
+        if is_causal:
+            learned = learned + Tensor._make(_additive_mask(None, True, T, S, dtype))
+        return ScaledDotProductAttention.apply(query, key, value, learned, scale=scale,
+                                               keep=keep)
+    return ScaledDotProductAttention.apply(query, key, value, mask, scale=scale, keep=keep)
