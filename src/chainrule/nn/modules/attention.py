@@ -116,11 +116,17 @@ class MultiheadAttention(Module):
                              f"(batched) or 2-D (unbatched), got shapes {tuple(query.shape)}, "
                              f"{tuple(key.shape)}, {tuple(value.shape)}")
         if not batched:  # (L, E) -> (L, 1, E)
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+            if query is key and key is value:
+                query = key = value = query.unsqueeze(1)
+            else:
+                query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
                 key_padding_mask = _unsqueeze(key_padding_mask, 0)
-        elif self.batch_first:  # (N, L, E) -> (L, N, E)
-            query, key, value = (x.transpose(0, 1) for x in (query, key, value))
+        elif self.batch_first:  # (N, L, E) -> (L, N, E), keeping self-attention's identity
+            if query is key and key is value:
+                query = key = value = query.transpose(0, 1)
+            else:
+                query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         out, weights = self._attend(query, key, value, key_padding_mask, need_weights,
                                     attn_mask, average_attn_weights)
         if not batched:
