@@ -85,6 +85,24 @@ def test_recurrent_layers_match_torch(mode, cfg, with_state) -> None:
 
 
 @needs_torch
+@pytest.mark.parametrize("cfg", [{}, {"num_layers": 2, "bidirectional": True}])
+def test_lstm_projection_matches_torch(cfg) -> None:
+    rng = np.random.default_rng(5)
+    ours = nn.LSTM(3, 6, proj_size=4, **cfg).double()
+    theirs = torch.nn.LSTM(3, 6, proj_size=4, **cfg).double()
+    assert repr(ours) == repr(theirs)
+    _load_both(ours, theirs, rng)
+    L = cfg.get("num_layers", 1) * (2 if cfg.get("bidirectional") else 1)
+    inputs = [rng.standard_normal((5, 2, 3)), rng.standard_normal((L, 2, 4)),
+              rng.standard_normal((L, 2, 6))]
+    _compare(ours, theirs, inputs, rng)
+    with pytest.raises(ValueError, match="proj_size has to be smaller"):
+        nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        nn.GRU(3, 4, proj_size=2)
+
+
+@needs_torch
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 def test_unbatched_input_and_relu_rnn(mode) -> None:
     rng = np.random.default_rng(1)

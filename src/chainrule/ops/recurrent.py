@@ -102,16 +102,17 @@ def _weight_grads(dA: Any, X: Any, need_W: bool, need_b: bool) -> tuple[Any, Any
 class LSTM(MultiOutputOp):
     """Y, h_T, c_T = an LSTM (gates i,f,g,o) run over the sequence X from h0, c0."""
 
-    save_inputs = (0, 1, 2, 3, 4, 5, 6)
+    save_inputs = (0, 1, 2, 3, 4, 5, 6, 7)
     shapes = {"X": "(T,N,in)", "h0": "(N,H)", "c0": "(N,H)", "W_ih": "(4*H,in)",
-              "W_hh": "(4*H,H)", "b_ih": "(4*H,)", "b_hh": "(4*H,)", "Y": "(T,N,H)",
-              "Y1": "(N,H)", "Y2": "(N,H)"}
+              "W_hh": "(4*H,H)", "b_ih": "(4*H,)", "b_hh": "(4*H,)", "W_hr": "(P,H)",
+              "Y": "(T,N,H)", "Y1": "(N,H)", "Y2": "(N,H)"}
 
     def forward(self, X: np.ndarray, h0: np.ndarray, c0: np.ndarray, W_ih: np.ndarray,
-                W_hh: np.ndarray, b_ih: np.ndarray | None, b_hh: np.ndarray | None, *,
-                reverse: bool = False) -> tuple[np.ndarray, ...]:
+                W_hh: np.ndarray, b_ih: np.ndarray | None, b_hh: np.ndarray | None,
+                W_hr: np.ndarray | None = None, *, reverse: bool = False
+                ) -> tuple[np.ndarray, ...]:
         self.reverse = reverse
-        Y, self.cache, h, c = _lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh, reverse)
+        Y, self.cache, h, c = _lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr, reverse)
         return Y, h, c
 
     def backward(self, dY: Any, dhT: Any, dcT: Any) -> tuple[Any, ...]:
@@ -123,18 +124,24 @@ class LSTM(MultiOutputOp):
         dW_ih = sum_t da_t.T @ x_t  (4*H,in) = (4*H,T*N)(T*N,in)
         dW_hh = sum_t da_t.T @ h_prev  (4*H,H) = (4*H,T*N)(T*N,H)
         db_ih = sum_t,n da_t  (4*H,) = (T,N,4*H)
-        db_hh = sum_t,n da_t  (4*H,) = (T,N,4*H)"""  # noqa: E501
+        db_hh = sum_t,n da_t  (4*H,) = (T,N,4*H)
+        dW_hr = sum_t dh_t.T @ r_t, r_t = o * tanh(c_t) projected to h_t = r_t @ W_hr.T  (P,H) = (P,T*N)(T*N,H)"""  # noqa: E501
         X, W_ih, W_hh = self.input(0), self.input(3), self.input(4)
+        W_hr = self.input(7) if len(self._saved_inputs) > 7 else None
         cache = self.cache
         if self.create_graph:  # the gates as functions of the inputs, recorded
             _, cache, _, _ = _lstm_forward(X, self.input(1), self.input(2), W_ih, W_hh,
-                                           self.input(5), self.input(6), self.reverse)
+                                           self.input(5), self.input(6), W_hr, self.reverse)
         T = len(cache)
         dh, dc = dhT, dcT
         das: list[Any] = [None] * T
+        dhs: list[Any] = [None] * T  # the gradient reaching each projected h_t
         for t in _steps(T, not self.reverse):  # back through time
-            i, f, g, o, c_prev, tc, _ = cache[t]
+            i, f, g, o, c_prev, tc, _, _ = cache[t]
             dh = dh + dY[t]
+            if W_hr is not None:  # h_t = r_t @ W_hr.T: back to r_t
+                dhs[t] = dh
+                dh = _math.matmul(dh, W_hr)  # (N,P)(P,H) -> (N,H)
             do = dh * tc
             dc = dc + dh * o * (1 - tc * tc)
             da = _cat([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
@@ -142,17 +149,23 @@ class LSTM(MultiOutputOp):
             das[t] = da
             dc = dc * f
             dh = _math.matmul(da, W_hh)  # (N,4H)(4H,H) -> (N,H)
-        return _finish(self.needs_input_grad, _stack(das), X, W_ih, cache, dh, dc)
+        grads = _finish(self.needs_input_grad, _stack(das), X, W_ih, cache, dh, dc)
+        if W_hr is None or not self.needs_input_grad[7]:
+            return grads
+        r = _stack([step[6] for step in cache])  # (T,N,H)
+        dW_hr, _ = _weight_grads(_stack(dhs), r, True, False)  # (P,T*N)(T*N,H)
+        return (*grads, dW_hr)
 
 
 def _lstm_forward(X: Any, h: Any, c: Any, W_ih: Any, W_hh: Any, b_ih: Any, b_hh: Any,
-                  reverse: bool) -> tuple[Any, list[Any], Any, Any]:
+                  W_hr: Any, reverse: bool) -> tuple[Any, list[Any], Any, Any]:
     b = b_ih if b_hh is None else b_hh if b_ih is None else b_ih + b_hh
     XW = _affine(X, W_ih, b)  # (T,N,4H)
-    T, H = XW.shape[0], h.shape[-1]
+    T, H = XW.shape[0], c.shape[-1]
     ys: list[Any] = [None] * T
     cache: list[Any] = [None] * T
     W_hhT = W_hh.T
+    W_hrT = None if W_hr is None else W_hr.T
     for t in _steps(T, reverse):
         a = XW[t] + _math.matmul(h, W_hhT)  # (N,4H) = (N,4H) + (N,H)(H,4H)
         s = _math.sigmoid(a)
@@ -160,8 +173,10 @@ def _lstm_forward(X: Any, h: Any, c: Any, W_ih: Any, W_hh: Any, b_ih: Any, b_hh:
         g = _math.tanh(a[:, 2 * H:3 * H])
         c_new = f * c + i * g
         tc = _math.tanh(c_new)
-        cache[t] = (i, f, g, o, c, tc, h)
-        h, c = o * tc, c_new
+        r = o * tc
+        cache[t] = (i, f, g, o, c, tc, r, h)
+        h = r if W_hrT is None else _math.matmul(r, W_hrT)  # (N,H)(H,P): the projection
+        c = c_new
         ys[t] = h
     return _stack(ys), cache, h, c
 

@@ -57,8 +57,13 @@ class RNNBase(Module):
             raise ValueError(f"hidden_size must be a positive integer, got {hidden_size}")
         if num_layers <= 0:
             raise ValueError(f"num_layers must be greater than or equal to 1, got {num_layers}")
-        if proj_size:
-            raise NotImplementedError("LSTM: proj_size > 0 is not supported yet")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         self.mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -71,15 +76,18 @@ class RNNBase(Module):
         dt = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
         G = _GATES[mode] * hidden_size
         D = 2 if bidirectional else 1
+        real_hidden = proj_size if proj_size > 0 else hidden_size
         self._flat_weights_names: list[str] = []
         for layer in range(num_layers):
             for d in range(D):
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
-                n_in = input_size if layer == 0 else hidden_size * D
+                n_in = input_size if layer == 0 else real_hidden * D
                 names = [("weight_ih" + suffix, (G, n_in)),
-                         ("weight_hh" + suffix, (G, hidden_size))]
+                         ("weight_hh" + suffix, (G, real_hidden))]
                 if bias:
                     names += [("bias_ih" + suffix, (G,)), ("bias_hh" + suffix, (G,))]
+                if proj_size:
+                    names += [("weight_hr" + suffix, (proj_size, hidden_size))]
                 for name, shape in names:
                     setattr(self, name, Parameter(np.empty(shape, dt)))
                     self._flat_weights_names.append(name)
@@ -96,7 +104,7 @@ class RNNBase(Module):
 
     @property
     def all_weights(self) -> list[list[Parameter]]:
-        per = 4 if self.bias else 2
+        per = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         names = self._flat_weights_names
         return [[getattr(self, n) for n in names[k:k + per]] for k in range(0, len(names), per)]
 
@@ -104,8 +112,12 @@ class RNNBase(Module):
         suffix = f"_l{layer}" + ("_reverse" if d else "")
         ws = [getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix)]
         if self.bias:
-            return ws + [getattr(self, "bias_ih" + suffix), getattr(self, "bias_hh" + suffix)]
-        return ws + [None, None]
+            ws += [getattr(self, "bias_ih" + suffix), getattr(self, "bias_hh" + suffix)]
+        else:
+            ws += [None, None]
+        if self.mode == "LSTM":  # the projection of h (PyTorch's proj_size), or none
+            ws.append(getattr(self, "weight_hr" + suffix) if self.proj_size else None)
+        return ws
 
     def _check_input(self, input: Tensor) -> None:
         if input.ndim not in (2, 3):
@@ -118,7 +130,8 @@ class RNNBase(Module):
     def _state(self, hx: Any, batched: bool, N: int, dtype: np.dtype, what: str) -> Any:
         """The initial state as ``(L*D, N, H)``: zeros when ``hx`` is None."""
         D = 2 if self.bidirectional else 1
-        expected = (self.num_layers * D, N, self.hidden_size)
+        size = self.proj_size if self.proj_size and what == "hidden" else self.hidden_size
+        expected = (self.num_layers * D, N, size)
         if hx is None:
             return np.zeros(expected, dtype)
         if not batched:
@@ -171,6 +184,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -199,14 +214,14 @@ class RNN(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, *, proj_size: int = 0) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
                              f"'relu'.")
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype=dtype)
+                         bidirectional, proj_size, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x, batched = self._prepare(input)
@@ -249,9 +264,10 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
+                 bidirectional: bool = False, device: Any = None, dtype: Any = None, *,
+                 proj_size: int = 0) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype=dtype)
+                         bidirectional, proj_size, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x, batched = self._prepare(input)
