@@ -1,5 +1,7 @@
-"""``cr.nn.utils``: gradient clipping and flattening parameters, as ``torch.nn.utils``."""
+"""``cr.nn.utils``: gradient clipping, flattening parameters and padding sequences (``rnn``),
+as ``torch.nn.utils``."""
 
+from chainrule.nn.utils import rnn
 from chainrule.nn.utils.clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
@@ -11,5 +13,5 @@ from chainrule.nn.utils.convert_parameters import parameters_to_vector, vector_t
 
 __all__ = [
     "clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_grads_with_norm_",
-    "get_total_norm", "parameters_to_vector", "vector_to_parameters",
+    "get_total_norm", "parameters_to_vector", "vector_to_parameters", "rnn",
 ]
