@@ -65,6 +65,7 @@ class _ConvNd(Op):
             cols = im2col(X, *self.geometry) if self.create_graph else self.cols
             cols = cols.reshape(G, -1, cols.shape[-1])  # (G, C_in/G*K, N*L)
             dW = (dYm @ _math.swapaxes(cols, 1, 2)).reshape(W.shape)
+            del cols
         if not self.keep_saved:  # the largest buffer: released before dcols exists
             self.__dict__.pop("cols", None)
         if len(need) == 3 and need[2]:
