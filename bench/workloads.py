@@ -497,7 +497,8 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def measure_memory(spec: MLPSpec | CNNSpec, lib: str, method: str, n_steps: int = 3) -> dict[str, Any]:
+def measure_memory(spec: MLPSpec | CNNSpec, lib: str, method: str,
+                   n_steps: int = 3) -> dict[str, Any]:
     """Peak memory of ``n_steps`` training steps above the memory after setup.
 
     Setup is: imports, weights and batch built, model and optimizer constructed. Then:
