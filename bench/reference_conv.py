@@ -7,8 +7,9 @@ The leanest correct NumPy step, every rule written out by hand:
   strided copy per kernel offset, ``Y = W @ cols + b``; backward ``dW = dY @ cols.T``,
   ``db = dY summed``, ``dX = col2im(W.T @ dY)`` (one strided add per kernel offset), the
   patch matrix freed as soon as ``dW`` is computed and ``dX`` skipped for the first layer;
-* max pooling 2x2 (stride 2) with the first maximum of each window (PyTorch's tie rule),
-  its backward a scatter to that position;
+* max pooling 2x2 (stride 2), one strided pass per window offset keeping the first
+  maximum (PyTorch's tie rule; the inputs have no NaN), its backward the gradient
+  written to that offset;
 * batch normalisation (training: batch statistics, running statistics updated):
   ``dX = invstd * (dXhat - mean(dXhat) - Xhat * mean(dXhat * Xhat))``;
 * ReLU, the affine layer, softmax cross-entropy and SGD with momentum as in
@@ -56,27 +57,28 @@ def col2im(dcols: np.ndarray, shape: Sequence[int], k: int, pad: int) -> np.ndar
 
 
 def maxpool2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2x2 max pooling, stride 2: the output and each window's argmax (0..3)."""
+    """2x2 max pooling, stride 2: the output and which of the 4 offsets held each maximum
+    (the first of equal values, PyTorch's rule), by one pass per offset."""
     N, C, H, W = x.shape
     Ho, Wo = H // 2, W // 2
-    win = x[:, :, :2 * Ho, :2 * Wo].reshape(N, C, Ho, 2, Wo, 2).transpose(0, 1, 2, 4, 3, 5)
-    win = win.reshape(N, C, Ho, Wo, 4)  # a copy
-    arg = win.argmax(axis=-1)
-    return np.take_along_axis(win, arg[..., None], axis=-1)[..., 0], arg
+    y = x[:, :, 0:2 * Ho:2, 0:2 * Wo:2].copy()
+    arg = np.zeros(y.shape, np.int8)
+    for k, (i, j) in enumerate(((0, 1), (1, 0), (1, 1)), start=1):
+        v = x[:, :, i:2 * Ho:2, j:2 * Wo:2]
+        better = v > y
+        np.copyto(y, v, where=better)
+        np.copyto(arg, k, where=better)
+    return y, arg
 
 
 def maxpool2_backward(dy: np.ndarray, arg: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    N, C, H, W = shape
+    """Each gradient to the offset that held its window's maximum."""
     Ho, Wo = dy.shape[2:]
-    dwin = np.zeros((N, C, Ho, Wo, 4), dy.dtype)
-    np.put_along_axis(dwin, arg[..., None], dy[..., None], axis=-1)
-    dx = dwin.reshape(N, C, Ho, Wo, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, 2 * Ho,
-                                                                                2 * Wo)
-    if (2 * Ho, 2 * Wo) == (H, W):
-        return dx
-    out = np.zeros(shape, dy.dtype)
-    out[:, :, :2 * Ho, :2 * Wo] = dx
-    return out
+    dx = np.zeros(shape, dy.dtype)
+    zero = np.zeros((), dy.dtype)
+    for k, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        dx[:, :, i:2 * Ho:2, j:2 * Wo:2] = np.where(arg == k, dy, zero)
+    return dx
 
 
 class NumpyCNN:

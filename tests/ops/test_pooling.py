@@ -57,6 +57,20 @@ def test_max_pool_ties_go_to_the_first_maximum() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), [[[[1, 0, 1, 0], [0, 0, 0, 0]]]])
 
 
+def test_max_pool_nan_rule_is_pytorchs() -> None:
+    """A NaN in a window wins (the last NaN, as PyTorch's kernel); -inf is a value."""
+    if torch is None:
+        pytest.skip("needs torch")
+    x = make_inputs([(2, 2, 6, 6)])[0]
+    x[0, 0, 0, 0] = x[0, 0, 1, 1] = x[1, 1, 2, 3] = np.nan
+    x[0, 1, 4, 4] = -np.inf
+    for args in ((2,), (3, 2, 1), (3, 1, 1)):
+        y, i = F.max_pool2d(cr.tensor(x), *args, return_indices=True)
+        ty, ti = TF.max_pool2d(torch.tensor(x), *args, return_indices=True)
+        np.testing.assert_array_equal(y.numpy(), ty.numpy())
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())
+
+
 def test_max_pool1d() -> None:
     for args, kw in (((3,), {"ceil_mode": True}), ((3, 2, 1), {"dilation": 2})):
         check_op(lambda x, a=args, k=kw: F.max_pool1d(x, *a, **k), make_inputs([(2, 3, 11)]),

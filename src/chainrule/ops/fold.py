@@ -63,7 +63,8 @@ def pad_for_windows(X: np.ndarray, pads: Pads, grid: Sequence[int], kernel: Sequ
             for g, k, s, d in zip(grid, kernel, stride, dilation, strict=True)]
     if all(p == (0, 0) for p in pads) and tuple(need) == spatial:
         return X
-    out = np.full(X.shape[:2] + tuple(need), fill, X.dtype)
+    shape = X.shape[:2] + tuple(need)
+    out = np.zeros(shape, X.dtype) if fill == 0 else np.full(shape, fill, X.dtype)
     src, dst = [slice(None)] * 2, [slice(None)] * 2
     for (lo, _), n, size in zip(pads, need, spatial, strict=True):
         start, stop = max(lo, 0), min(lo + size, n)  # where X lands in the padded frame
