@@ -180,3 +180,34 @@ def test_explain_shows_conv2d_rules_with_real_shapes() -> None:
     assert rules["dX"].shapes == "(8,3,10,10) = (75,16)(16,288)"
     assert rules["db"].shapes == "(16,) = sum over axes (0,2,3) of (8,16,6,6)"
     assert all(r.bound for r in rules.values())
+
+
+def test_every_conv_family_rule_has_an_operand_and_a_shape_equation() -> None:
+    """Each backward rule of the family follows the grammar explain reads."""
+    import importlib
+    import inspect
+
+    from chainrule.ops import conv, dropout_channel, fold, normalization, padding, pooling
+
+    explain = importlib.import_module("chainrule.explain")
+    classes = [conv.Conv1d, conv.Conv2d, conv.ConvTranspose1d, conv.ConvTranspose2d,
+               pooling.MaxPool1d, pooling.MaxPool2d, pooling.AvgPool1d, pooling.AvgPool2d,
+               pooling.AdaptiveMaxPool2d, padding.AdaptiveAvgPool1d, padding.AdaptiveAvgPool2d,
+               padding.UpsampleNearest2d, padding.UpsampleBilinear2d, padding.ReflectionPad[2],
+               padding.ConstantPad, padding.AxisMaps, fold.Im2col, fold.Col2im,
+               dropout_channel.ChannelDropout, normalization.GroupNorm]
+    for cls in classes:
+        names, _ = explain._signature_names(cls.forward, 1)
+        rules = explain.parse_rules(inspect.getdoc(cls.backward), list(names))
+        assert rules, cls.__name__
+        for rule in rules:
+            assert rule.operand in names and rule.shapes, (cls.__name__, rule)
+
+
+def test_explain_binds_pooling_and_transposed_conv_shapes() -> None:
+    x = cr.randn(2, 3, 8, 8, requires_grad=True)
+    w = cr.randn(3, 4, 3, 3, requires_grad=True)
+    y = F.max_pool2d(F.conv_transpose2d(x, w, stride=2), 2)
+    rows = cr.explain(y).rows
+    assert rows[0].rules[0].shapes == "(2,4,17,17) = (2,4,8,8)"  # MaxPool2d: dX = scatter(dY)
+    assert rows[1].rules[1].shapes == "(3,36) = (3,128)(128,36)"  # dW = X @ im2col(dY).T

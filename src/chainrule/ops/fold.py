@@ -144,7 +144,7 @@ class Im2col(Op):
         return im2col_array(X, kernel, stride, pads, dilation, grid)
 
     def backward(self, dY: Any) -> Any:
-        """dX = col2im(dY)  (N,C,*S) = sum over K of (C*K,N*L)"""
+        """dX = col2im(dY)  (N,C,*S) = (C*K,N*L)"""
         return col2im(dY, self.input_shapes[0], *self.geometry)
 
 

@@ -90,7 +90,7 @@ class BatchNorm(Op):
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalise each channel (dim 1) of a ``(N, C)`` or ``(N, C, L)`` input, as PyTorch.
+    """Normalise each channel (dim 1) of a ``(N, C, *)`` input (BatchNorm1d and 2d), as PyTorch.
 
     In training (or without running statistics) the batch mean and biased variance
     normalise the input, and the running statistics, if given, are updated in place with
@@ -99,7 +99,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     x = input.data
     if x.ndim < 2:
-        raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got "
+        raise ShapeError(f"batch_norm: expected an input of shape (N, C, *), got "
                          f"{tuple(x.shape)}")
     C = x.shape[1]
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
