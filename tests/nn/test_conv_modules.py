@@ -236,3 +236,21 @@ def test_residual_block_trains_like_pytorch() -> None:
     for k, v in ours.state_dict().items():
         np.testing.assert_allclose(v.numpy(), theirs.state_dict()[k].numpy(), rtol=1e-9,
                                    atol=1e-10, err_msg=k)
+
+
+def test_second_order_through_a_small_cnn() -> None:
+    """create_graph through conv, BatchNorm2d, ReLU, pooling, upsampling and a linear head:
+    the Hessian-vector products of the composed model pass gradgradcheck."""
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.Tanh(),
+                          nn.AvgPool2d(2), nn.Upsample(scale_factor=2, mode="bilinear"),
+                          nn.ConvTranspose2d(3, 2, 2, stride=2), nn.GroupNorm(1, 2),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2 * 16, 1)).double()
+    x = cr.tensor(np.random.default_rng(0).standard_normal((3, 2, 4, 4)), requires_grad=True)
+    w = model[0].weight
+    assert cr.autograd.gradgradcheck(lambda a, b: model[1:](_conv(a, b, model[0].bias)),
+                                     [x, w], atol=1e-5, rtol=1e-3)
+
+
+def _conv(x: cr.Tensor, w: cr.Tensor, b: cr.Tensor) -> cr.Tensor:
+    return nn.functional.conv2d(x, w, b, padding=1)
