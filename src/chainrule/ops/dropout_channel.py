@@ -34,7 +34,7 @@ class ChannelDropout(Op):
         return X * self.mask
 
     def backward(self, dY: Any) -> Any:
-        """dX = dY * mask / (1 - p)  (N,C,*S) = (N,C,*S)(N,C,*1)"""
+        """dX = dY * mask / (1 - p)  (N,C,*S) = (N,C,*S)(N,C,1)"""
         return dY * self.mask
 
 
