@@ -38,10 +38,12 @@ class BatchNorm(Op):
         self.cshape = (1, X.shape[1]) + (1,) * (X.ndim - 2)  # (1,C,1...) for broadcasting
         self.eps, self.batch_stats, self.mean = eps, batch_stats, mean.reshape(self.cshape)
         self.invstd = 1 / np.sqrt(var.reshape(self.cshape) + eps)
-        self.Xhat = (X - self.mean) * self.invstd
+        Xhat = (X - self.mean) * self.invstd  # not kept: backward recomputes it from X
         if gamma is None:
-            return self.Xhat.copy()  # the output may be changed in place; Xhat is saved
-        return self.Xhat * gamma.reshape(self.cshape) + beta.reshape(self.cshape)
+            return Xhat
+        Xhat *= gamma.reshape(self.cshape)
+        Xhat += beta.reshape(self.cshape)
+        return Xhat
 
     def backward(self, dY: Any) -> tuple[Any, ...]:
         """dX = invstd * (dXhat - mean(dXhat) - Xhat * mean(dXhat * Xhat))  (N,C,*) = (N,C,*)
@@ -66,10 +68,12 @@ class BatchNorm(Op):
         return dX, dgamma, dbeta
 
     def _normalized(self) -> tuple[Any, Any]:
-        """Xhat and 1/sqrt(var + eps): saved arrays, or recomputed from X under create_graph."""
-        if not self.create_graph:
-            return self.Xhat, self.invstd
+        """Xhat and 1/sqrt(var + eps), recomputed from the saved X (as PyTorch does: one
+        buffer of X's size fewer kept between forward and backward); under create_graph
+        as a recorded function of X."""
         X = self.input(0)
+        if not self.create_graph:
+            return (X - self.mean) * self.invstd, self.invstd
         if not self.batch_stats:
             return (X - self.mean) * self.invstd, self.invstd
         m = self.count
@@ -86,7 +90,7 @@ class BatchNorm(Op):
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalise each channel (dim 1) of a ``(N, C)`` or ``(N, C, L)`` input, as PyTorch.
+    """Normalise each channel (dim 1) of a ``(N, C, *)`` input (BatchNorm1d and 2d), as PyTorch.
 
     In training (or without running statistics) the batch mean and biased variance
     normalise the input, and the running statistics, if given, are updated in place with
@@ -95,7 +99,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     x = input.data
     if x.ndim < 2:
-        raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got "
+        raise ShapeError(f"batch_norm: expected an input of shape (N, C, *), got "
                          f"{tuple(x.shape)}")
     C = x.shape[1]
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
@@ -271,3 +275,89 @@ def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
     if eps is None:
         eps = float(np.finfo(input.data.dtype).eps)
     return RMSNorm.apply(input, weight, k=len(shape), eps=float(eps))
+# -- conv: group normalisation --------------------------------------------------------------
+
+
+class GroupNorm(Op):
+    """Y = (X - mean_g) / sqrt(var_g + eps) * gamma + beta, statistics per sample and group.
+
+    The channels of each sample split into G groups; each group is normalised over its
+    channels and spatial positions, then each channel scaled and shifted.
+    """
+
+    save_inputs = (0, 1)
+    shapes = {"X": "(N,C,*)", "gamma": "(C,)", "beta": "(C,)", "Y": "(N,C,*)"}
+
+    def forward(self, X: np.ndarray, gamma: np.ndarray | None = None,
+                beta: np.ndarray | None = None, *, groups: int, eps: float) -> np.ndarray:
+        N, C = X.shape[:2]
+        self.gshape = (N, groups, -1)  # (N, G, C/G * spatial)
+        self.cshape = (1, C) + (1,) * (X.ndim - 2)
+        self.eps = eps
+        Xg = X.reshape(self.gshape)
+        mean = Xg.mean(axis=-1, keepdims=True)
+        Xc = Xg - mean
+        self.invstd = 1 / np.sqrt((Xc * Xc).mean(axis=-1, keepdims=True) + eps)
+        self.Xhat = (Xc * self.invstd).reshape(X.shape)
+        if gamma is None:
+            return self.Xhat.copy()
+        return self.Xhat * gamma.reshape(self.cshape) + beta.reshape(self.cshape)
+
+    def backward(self, dY: Any) -> tuple[Any, ...]:
+        """dX = invstd * (dXhat - mean_g(dXhat) - Xhat * mean_g(dXhat * Xhat))  (N,C,*) = (N,C,*)
+        dgamma = sum(dY * Xhat, (N,*))  (C,) = (N,C,*)(N,C,*)
+        dbeta = sum(dY, (N,*))  (C,) = (N,C,*)"""
+        need = self.needs_input_grad
+        Xhat, invstd = self._normalized()
+        gamma = self.input(1)
+        dXhat = dY if gamma is None else dY * gamma.reshape(self.cshape)
+        axes = (0,) + tuple(range(2, len(dY.shape)))
+        dX = None
+        if need[0]:
+            shape = tuple(self.input_shapes[0])
+            d, xh = dXhat.reshape(self.gshape), Xhat.reshape(self.gshape)
+            m = d.shape[-1]
+            mean_d = d.sum(axis=-1, keepdims=True) / m
+            mean_dx = (d * xh).sum(axis=-1, keepdims=True) / m
+            dX = ((d - mean_d - xh * mean_dx) * invstd).reshape(shape)
+        if gamma is None:
+            return dX, None, None
+        dgamma = (dY * Xhat).sum(axis=axes) if need[1] else None
+        dbeta = dY.sum(axis=axes) if need[2] else None
+        return dX, dgamma, dbeta
+
+    def _normalized(self) -> tuple[Any, Any]:
+        """Xhat and 1/sqrt(var + eps) per group: saved, or recomputed from X (create_graph)."""
+        if not self.create_graph:
+            return self.Xhat, self.invstd
+        X = self.input(0)
+        Xg = X.reshape(self.gshape)
+        m = Xg.shape[-1]
+        Xc = Xg - Xg.sum(axis=-1, keepdims=True) / m
+        invstd = 1 / _math.sqrt((Xc * Xc).sum(axis=-1, keepdims=True) / m + self.eps)
+        return (Xc * invstd).reshape(X.shape), invstd
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise ``(N, C, *)`` over groups of ``C / num_groups`` channels (and all spatial
+    positions) per sample, then scale and shift each channel, as PyTorch."""
+    x = input
+    if x.ndim < 2:
+        raise ShapeError(f"group_norm: expected an input of at least 2 dimensions (N, C, *), "
+                         f"got shape {tuple(x.shape)}")
+    C = x.shape[1]
+    if num_groups <= 0 or C % num_groups:
+        raise ShapeError(f"group_norm: Expected number of channels in input to be divisible by "
+                         f"num_groups, but got input of shape {list(x.shape)} and "
+                         f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ShapeError(f"group_norm: Expected {name} to be a vector of size equal to the "
+                             f"number of channels in input, but got {name} of shape "
+                             f"{list(t.shape)} and input of shape {list(x.shape)}")
+    if weight is None and bias is not None:
+        weight = np.ones(C, x.dtype)
+    if bias is None and weight is not None:
+        bias = np.zeros(C, x.dtype)
+    return GroupNorm.apply(input, weight, bias, groups=num_groups, eps=eps)

@@ -11,9 +11,11 @@ from chainrule.nn.modules.activation import (
 from chainrule.nn.modules.activations_more import *  # noqa: F403
 from chainrule.nn.modules.activations_more import __all__ as _activations_more_all
 from chainrule.nn.modules.attention import MultiheadAttention
+from chainrule.nn.modules.batchnorm import BatchNorm2d, GroupNorm
 from chainrule.nn.modules.container import ModuleDict, ModuleList, Sequential
-from chainrule.nn.modules.dropout import Dropout
-from chainrule.nn.modules.flatten import Flatten
+from chainrule.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.modules.dropout import Dropout, Dropout1d, Dropout2d
+from chainrule.nn.modules.flatten import Flatten, Unflatten
 from chainrule.nn.modules.layer_norm import LayerNorm, RMSNorm
 from chainrule.nn.modules.linear import Bilinear, Identity, Linear
 from chainrule.nn.modules.loss import (
@@ -42,6 +44,15 @@ from chainrule.nn.modules.loss_more import (
 )
 from chainrule.nn.modules.module import Module
 from chainrule.nn.modules.normalization import BatchNorm1d
+from chainrule.nn.modules.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from chainrule.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.modules.sparse import Embedding
 from chainrule.nn.modules.transformer import (
@@ -51,6 +62,7 @@ from chainrule.nn.modules.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from chainrule.nn.modules.upsampling import Upsample
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Bilinear",
@@ -66,4 +78,8 @@ __all__ = [
     *_activations_more_all, "LayerNorm", "RMSNorm", "Embedding", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
     "TransformerDecoder", "Transformer", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    # conv
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
+    "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+    "BatchNorm2d", "GroupNorm", "Dropout1d", "Dropout2d", "Upsample", "Unflatten",
 ]
