@@ -48,6 +48,7 @@ from chainrule.cli.common import (
     positive_int,
     progress,
 )
+from chainrule.cli.models import MODELS, describe_cnn, image_shape
 from chainrule.serialization import load, save
 from chainrule.utils.data import DataLoader
 
@@ -109,9 +110,11 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 32
     seed: int = 0
+    model: str = "mlp"
 
     def __post_init__(self) -> None:
         self.hidden = tuple(self.hidden)
+        _check_choice("model", self.model, ("mlp", *MODELS))
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -435,7 +438,11 @@ def train(
 
     cr.manual_seed(config.seed)  # all randomness: the global generator (initialisation) ...
     generator = cr.Generator(config.seed)  # ... and this one, which shuffles the batches
-    model = build_model(in_features, config.hidden, num_classes, config.activation)
+    if config.model == "mlp":
+        model = build_model(in_features, config.hidden, num_classes, config.activation)
+    else:
+        input_shape = image_shape(train_set, config.dataset)
+        model = MODELS[config.model](input_shape, num_classes)
     optimizer = build_optimizer(config, model.parameters())
     scheduler = build_scheduler(config, optimizer)
     criterion = nn.CrossEntropyLoss()
@@ -452,7 +459,11 @@ def train(
     checkpoint = os.path.join(out, CHECKPOINT_NAME)
     result = TrainResult(config, metrics, checkpoint if start < config.epochs else resume[0])
 
-    model_name = describe(config, in_features, num_classes)
+    model_name = (
+        describe(config, in_features, num_classes)
+        if config.model == "mlp"
+        else describe_cnn(image_shape(train_set), num_classes)
+    )
     if resume is not None:
         log(f"resuming {resume[0]}: {start} of {config.epochs} epochs done")
     log(
@@ -534,6 +545,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--download", action="store_true",
                       help="fetch missing MNIST / Fashion-MNIST files into --data-root")
     model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=["mlp", *MODELS], default=s,
+                       help=f"mlp, or cnn: a small convolutional net for image datasets "
+                            f"(default: {d.model})")
     model.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", default=s,
                        help="hidden layer widths, e.g. 256,128; 'none' for a linear model "
                             f"(default: {_show(d.hidden)})")
