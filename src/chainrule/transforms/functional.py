@@ -123,6 +123,8 @@ def normalize(
             "leading to division by zero"
         )
     m, s = m.reshape(-1, 1, 1), s.reshape(-1, 1, 1)
+    if not tensor.requires_grad and not inplace:  # data loading: plain NumPy, no graph
+        return from_numpy((tensor.detach().numpy() - m) / s)
     if inplace and not tensor.requires_grad:
         data = tensor.detach().numpy()
         np.subtract(data, m, out=data)
@@ -228,8 +230,12 @@ def _pad_constant(
     array: np.ndarray, widths: list[tuple[int, int]], fill: Any, channel_axis: int
 ) -> np.ndarray:
     fills = np.asarray(fill, dtype=np.float64).reshape(-1)
-    if fills.size == 1:
-        return np.pad(array, widths, mode="constant", constant_values=fills[0].astype(array.dtype))
+    if fills.size == 1:  # np.full and one copy: several times faster than np.pad
+        shape = tuple(n + lo + hi for n, (lo, hi) in zip(array.shape, widths, strict=True))
+        out = np.full(shape, fills[0], dtype=array.dtype)
+        interior = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, array.shape, strict=True))
+        out[interior] = array
+        return out
     if channel_axis < 0 or channel_axis >= array.ndim or array.shape[channel_axis] != fills.size:
         raise ValueError(
             f"pad: fill has {fills.size} values but the image has "
