@@ -43,7 +43,7 @@ Shape = tuple[int, ...]
 _IDENT = re.compile(r"[A-Za-z_]\w*'*")
 _STAR = re.compile(r"\*(?:[A-Za-z_]\w*)?")
 _INT = re.compile(r"\d+")
-_EXPR = re.compile(r"\w+(?:\s*[-+*/]\s*\w+)+")
+_EXPR = re.compile(r"\w+'*(?:\s*[-+*/]\s*\w+'*)+")  # N*C, N*H'*W'
 _GROUP = re.compile(r"\(([^()]*)\)")
 # words a shape equation may contain besides shapes: "(*x) = sum((*y))"
 _SHAPE_WORDS = re.compile(r"\b(?:sum|mean|over|of|axis|axes|broadcast|to|batch)\b")
@@ -146,7 +146,7 @@ def _eval_expr(expr: str, binds: Mapping[str, Any]) -> int | None:
             return "0"
         return str(v)
 
-    text = re.sub(r"[A-Za-z_]\w*", value, expr)
+    text = re.sub(r"[A-Za-z_]\w*'*", value, expr)
     if unbound:
         return None
 

@@ -177,6 +177,8 @@ def run_backward(
             out_version = node._out_version
             if out_version is not None and out_version[0][0] != out_version[1]:
                 node.check_versions()  # raises: the output was changed in place
+            if retain_graph:
+                node.keep_saved = True  # a backward may free its largest buffer early otherwise
             if node.single_output:
                 g = grads[0]
                 if g is None:

@@ -68,6 +68,7 @@ class Node:
     single_output = False  # Op: the engine calls backward(dY) directly
     freed = False
     create_graph = False
+    keep_saved = False  # set by the engine under retain_graph: backward must not free buffers
     retained: list[Any] | None = None
     hooks: list[Any] | None = None  # [output_nr, hook] pairs of Tensor.register_hook
     _saved_inputs: list[Any] | None = None

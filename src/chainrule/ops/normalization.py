@@ -137,3 +137,91 @@ def _update_running(stat: Tensor, batch: np.ndarray, momentum: float) -> None:
     stat.data *= 1 - momentum
     stat.data += momentum * batch.astype(stat.data.dtype, copy=False)
     stat._version[0] += 1
+
+
+# -- conv: group normalisation --------------------------------------------------------------
+
+
+class GroupNorm(Op):
+    """Y = (X - mean_g) / sqrt(var_g + eps) * gamma + beta, statistics per sample and group.
+
+    The channels of each sample split into G groups; each group is normalised over its
+    channels and spatial positions, then each channel scaled and shifted.
+    """
+
+    save_inputs = (0, 1)
+    shapes = {"X": "(N,C,*)", "gamma": "(C,)", "beta": "(C,)", "Y": "(N,C,*)"}
+
+    def forward(self, X: np.ndarray, gamma: np.ndarray | None = None,
+                beta: np.ndarray | None = None, *, groups: int, eps: float) -> np.ndarray:
+        N, C = X.shape[:2]
+        self.gshape = (N, groups, -1)  # (N, G, C/G * spatial)
+        self.cshape = (1, C) + (1,) * (X.ndim - 2)
+        self.eps = eps
+        Xg = X.reshape(self.gshape)
+        mean = Xg.mean(axis=-1, keepdims=True)
+        Xc = Xg - mean
+        self.invstd = 1 / np.sqrt((Xc * Xc).mean(axis=-1, keepdims=True) + eps)
+        self.Xhat = (Xc * self.invstd).reshape(X.shape)
+        if gamma is None:
+            return self.Xhat.copy()
+        return self.Xhat * gamma.reshape(self.cshape) + beta.reshape(self.cshape)
+
+    def backward(self, dY: Any) -> tuple[Any, ...]:
+        """dX = invstd * (dXhat - mean_g(dXhat) - Xhat * mean_g(dXhat * Xhat))  (N,C,*) = (N,C,*)
+        dgamma = sum(dY * Xhat, (N,*))  (C,) = (N,C,*)(N,C,*)
+        dbeta = sum(dY, (N,*))  (C,) = (N,C,*)"""
+        need = self.needs_input_grad
+        Xhat, invstd = self._normalized()
+        gamma = self.input(1)
+        dXhat = dY if gamma is None else dY * gamma.reshape(self.cshape)
+        axes = (0,) + tuple(range(2, len(dY.shape)))
+        dX = None
+        if need[0]:
+            shape = tuple(self.input_shapes[0])
+            d, xh = dXhat.reshape(self.gshape), Xhat.reshape(self.gshape)
+            m = d.shape[-1]
+            mean_d = d.sum(axis=-1, keepdims=True) / m
+            mean_dx = (d * xh).sum(axis=-1, keepdims=True) / m
+            dX = ((d - mean_d - xh * mean_dx) * invstd).reshape(shape)
+        if gamma is None:
+            return dX, None, None
+        dgamma = (dY * Xhat).sum(axis=axes) if need[1] else None
+        dbeta = dY.sum(axis=axes) if need[2] else None
+        return dX, dgamma, dbeta
+
+    def _normalized(self) -> tuple[Any, Any]:
+        """Xhat and 1/sqrt(var + eps) per group: saved, or recomputed from X (create_graph)."""
+        if not self.create_graph:
+            return self.Xhat, self.invstd
+        X = self.input(0)
+        Xg = X.reshape(self.gshape)
+        m = Xg.shape[-1]
+        Xc = Xg - Xg.sum(axis=-1, keepdims=True) / m
+        invstd = 1 / _math.sqrt((Xc * Xc).sum(axis=-1, keepdims=True) / m + self.eps)
+        return (Xc * invstd).reshape(X.shape), invstd
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise ``(N, C, *)`` over groups of ``C / num_groups`` channels (and all spatial
+    positions) per sample, then scale and shift each channel, as PyTorch."""
+    x = input
+    if x.ndim < 2:
+        raise ShapeError(f"group_norm: expected an input of at least 2 dimensions (N, C, *), "
+                         f"got shape {tuple(x.shape)}")
+    C = x.shape[1]
+    if num_groups <= 0 or C % num_groups:
+        raise ShapeError(f"group_norm: Expected number of channels in input to be divisible by "
+                         f"num_groups, but got input of shape {list(x.shape)} and "
+                         f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ShapeError(f"group_norm: Expected {name} to be a vector of size equal to the "
+                             f"number of channels in input, but got {name} of shape "
+                             f"{list(t.shape)} and input of shape {list(x.shape)}")
+    if weight is None and bias is not None:
+        weight = np.ones(C, x.dtype)
+    if bias is None and weight is not None:
+        bias = np.zeros(C, x.dtype)
+    return GroupNorm.apply(input, weight, bias, groups=num_groups, eps=eps)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from chainrule import ops
 from chainrule.nn.modules.module import Module
+from chainrule.ops._errors import ShapeError
 from chainrule.tensor import Tensor
 
-__all__ = ["Flatten"]
+__all__ = ["Flatten", "Unflatten"]
 
 
 class Flatten(Module):
@@ -22,3 +23,28 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``: ``(N, 400)`` -> ``(N, 16, 5, 5)``
+    with ``Unflatten(1, (16, 5, 5))``."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim + input.ndim if self.dim < 0 else self.dim
+        shape = tuple(input.shape)
+        new = self.unflattened_size
+        known = 1
+        for s in new:
+            known *= s if s != -1 else 1
+        if (-1 not in new and known != shape[dim]) or (-1 in new and shape[dim] % known):
+            raise ShapeError(f"Unflatten: unflattened_size {new} does not match dimension "
+                             f"{self.dim} of size {shape[dim]} (input {shape})")
+        return input.reshape(shape[:dim] + new + shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,0 +1,93 @@
+"""``BatchNorm2d`` (per-channel batch normalisation of images) and ``GroupNorm``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule.nn import functional as F
+from chainrule.nn import init
+from chainrule.nn.modules.module import Module
+from chainrule.nn.modules.normalization import BatchNorm1d
+from chainrule.nn.parameter import Parameter
+from chainrule.ops._errors import ShapeError
+from chainrule.tensor import Tensor
+
+__all__ = ["BatchNorm2d", "GroupNorm"]
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Normalise each channel of ``(N, C, H, W)`` over the batch and the positions.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` per channel, the statistics over
+    ``N*H*W`` values; running estimates as ``BatchNorm1d`` (same arguments, state dict).
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim != 4:
+            raise ValueError(f"BatchNorm2d: expected 4D input (got {input.ndim}D input of "
+                             f"shape {tuple(input.shape)})")
+        if input.shape[1] != self.num_features:
+            raise ShapeError(f"BatchNorm2d: input of shape {tuple(input.shape)} has "
+                             f"{input.shape[1]} channels (dim 1), expected {self.num_features}")
+        return self._normalize(input)
+
+    def _normalize(self, input: Tensor) -> Tensor:
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._version[0] += 1
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / int(self.num_batches_tracked.data)
+        use_batch_stats = self.training or self.running_mean is None
+        stats = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if stats else None,
+                            self.running_var if stats else None, self.weight, self.bias,
+                            use_batch_stats, momentum, self.eps)
+
+
+class GroupNorm(Module):
+    """Normalise groups of ``num_channels / num_groups`` channels per sample, then scale
+    and shift each channel (``weight`` ones, ``bias`` zeros), as PyTorch.
+
+    Shape: ``(N, C, *)`` -> the same.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device: object = None, dtype: object = None, *,
+                 bias: bool = True) -> None:
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        dt = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dt))
+            if bias:
+                self.bias = Parameter(np.zeros(num_channels, dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ShapeError(f"GroupNorm({self.num_groups}, {self.num_channels}): expected an "
+                             f"input (N, {self.num_channels}, *), got shape "
+                             f"{tuple(input.shape)}")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")
