@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from chainrule.cli.common import build_model, dataset_shape, evaluate, load_datasets, positive_int
+from chainrule.cli.models import MODELS, describe_cnn, image_shape
 from chainrule.cli.train import EVAL_BATCH_SIZE, TrainConfig, describe, load_checkpoint
 from chainrule.utils.data import DataLoader
 
@@ -34,12 +35,18 @@ def evaluate_checkpoint(
     train_set, test_set = load_datasets(config.dataset, root, download)
     dataset = train_set if split == "train" else test_set
     in_features, num_classes = dataset_shape(train_set)
-    model = build_model(in_features, config.hidden, num_classes, config.activation)
+    model_name = describe(config, in_features, num_classes)
+    if config.model == "mlp":
+        model = build_model(in_features, config.hidden, num_classes, config.activation)
+    else:
+        shape = image_shape(train_set, config.dataset)
+        model = MODELS[config.model](shape, num_classes)
+        model_name = describe_cnn(shape, num_classes)
     model.load_state_dict(state["model"])
     loss, accuracy = evaluate(model, DataLoader(dataset, batch_size=batch_size))
     return {
         "loss": loss, "accuracy": accuracy, "samples": len(dataset), "epoch": state["epoch"],
-        "config": config, "path": path, "model": describe(config, in_features, num_classes),
+        "config": config, "path": path, "model": model_name,
     }  # fmt: skip
 
 

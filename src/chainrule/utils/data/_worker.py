@@ -172,6 +172,7 @@ def _worker_loop(
     """The body of a worker process (see the module docstring)."""
     global _worker_info
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _one_blas_thread()
     seed = base_seed + worker_id
     manual_seed(seed)
     random.seed(seed)
@@ -216,6 +217,16 @@ def _worker_loop(
         pass
     finally:
         data_queue.cancel_join_thread()  # never block our exit on a full pipe
+
+
+def _one_blas_thread() -> None:
+    """Workers use one BLAS thread each (as PyTorch's use one intra-op thread), so that
+    ``num_workers`` processes do not each start a thread per core; needs threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1, user_api="blas")
 
 
 def _put(data_queue: Any, epoch: int, number: int, data: Any) -> None:
