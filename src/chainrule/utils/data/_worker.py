@@ -260,7 +260,6 @@ class _MultiProcessingIter:
     """One loader's worker processes and the epoch being read through them."""
 
     def __init__(self, loader: Any) -> None:
-        self._loader = loader
         self._num_workers = loader.num_workers
         self._prefetch = loader.prefetch_factor * loader.num_workers
         self._timeout = loader.timeout
@@ -298,12 +297,14 @@ class _MultiProcessingIter:
             self, _shutdown_workers, self._workers, self._index_queues, self._data_queue
         )
         self._epoch = -1
-        self._reset()
+        self._reset(loader)
 
-    def _reset(self) -> None:
-        """Start a new epoch (the workers stay; results of an older epoch are dropped)."""
+    def _reset(self, loader: Any) -> None:
+        """Start a new epoch of ``loader`` (the workers stay; results of an older epoch are
+        dropped). The loader is not kept: a loader with persistent workers owns its
+        iterator, and a reference back would keep both, and the workers, alive."""
         self._epoch += 1
-        self._tasks = itertools.count() if self._iterable else iter(self._loader._index_batches())
+        self._tasks = itertools.count() if self._iterable else iter(loader._index_batches())
         self._send = 0  # number of the next batch to hand to a worker
         self._received = 0  # number of the next batch to return
         self._pending: dict[int, list[Any]] = {}  # batch number -> [worker_id(, data)]

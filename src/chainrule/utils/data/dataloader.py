@@ -328,7 +328,7 @@ class DataLoader:
                 if self._iterator is None or self._iterator._shutdown:
                     self._iterator = _MultiProcessingIter(self)
                 else:
-                    self._iterator._reset()
+                    self._iterator._reset(self)
                 return self._iterator
             return _MultiProcessingIter(self)
         return self._iter_in_process()
