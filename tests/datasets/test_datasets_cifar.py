@@ -115,7 +115,7 @@ def test_loader_batches_and_transforms(tmp_path):
     # the sample handed to transform is a copy: changing it leaves the dataset intact
     ds = CIFAR10(tmp_path, transform=lambda img: img.fill(0) or img)
     ds[0]
-    assert CIFAR10(tmp_path)[0][0].any() and ds.data.numpy()[0].any()
+    assert CIFAR10(tmp_path)[0][0].any() and ds.data[0].any()
 
 
 @pytest.mark.parametrize("cut", [1, 3072, 3074])
@@ -208,3 +208,16 @@ def test_download_from_a_local_mirror(tmp_path, monkeypatch):
         with pytest.raises(RuntimeError, match="could not download cifar-10-binary.tar.gz"):
             CIFAR10(tmp_path / "other", download=True)
     assert os.listdir(tmp_path / "other") == []
+
+
+def test_data_and_targets_as_torchvision(tmp_path):
+    labels, images = write_bins(tmp_path / "cifar-10-batches-bin", TRAIN, n=2)
+    ds = CIFAR10(tmp_path)
+    assert isinstance(ds.data, np.ndarray) and ds.data.shape == (10, 32, 32, 3)
+    assert ds.targets == labels.tolist() and all(type(t) is int for t in ds.targets)
+    keep = [k for k, t in enumerate(ds.targets) if t < 5]
+    ds.data, ds.targets = ds.data[keep], [ds.targets[k] for k in keep]
+    assert len(ds) == len(keep)
+    x, y = next(iter(DataLoader(ds, batch_size=len(keep))))
+    np.testing.assert_array_equal(x.numpy(), images[keep])
+    assert (y.numpy() < 5).all()

@@ -22,7 +22,7 @@ import numpy as np
 
 from chainrule._atomic import atomic_open
 from chainrule.datasets.mnist import DatasetNotFoundError, _download_file
-from chainrule.utils.data.dataset import _ArrayClassification
+from chainrule.utils.data.dataset import _ArrayClassification, _as_numpy, _check_index
 
 __all__ = ["CIFAR10", "read_cifar_bin"]
 
@@ -95,7 +95,8 @@ class CIFAR10(_ArrayClassification):
         target_transform: applied to each label.
 
     Attributes:
-        data: uint8 Tensor ``(N, 32, 32, 3)``; targets: int64 Tensor ``(N,)``; classes.
+        data: uint8 NumPy array ``(N, 32, 32, 3)`` and targets: list of ints, as in
+            torchvision (reassigning them filters the dataset); classes, class_to_idx.
 
     Raises:
         DatasetNotFoundError: the files are missing and ``download`` is False.
@@ -137,6 +138,21 @@ class CIFAR10(_ArrayClassification):
             self.download()
         images, labels = self._load()
         super().__init__(images, labels, train, transform, target_transform)
+        self.data: np.ndarray = images  # type: ignore[assignment]
+        self.targets: list[int] = labels.astype(np.int64).tolist()  # type: ignore[assignment]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        i = _check_index(index, len(self.targets), type(self).__name__)
+        image: Any = np.array(_as_numpy(self.data)[i])  # a copy the transform may change
+        label: Any = int(self.targets[i])
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return image, label
 
     @property
     def _split_files(self) -> list[str]:
@@ -255,9 +271,6 @@ class CIFAR10(_ArrayClassification):
                         f.write(records.tobytes())
         finally:
             self.train = train
-
-    def _sample(self, row: np.ndarray) -> np.ndarray:
-        return np.array(row)  # the (32, 32, 3) uint8 image, a copy the caller may change
 
     def _features(self, rows: np.ndarray) -> np.ndarray:
         return rows  # batches stay uint8 (N, 32, 32, 3), as default_collate stacks the samples
