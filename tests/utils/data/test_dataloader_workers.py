@@ -229,6 +229,24 @@ def test_a_killed_worker_is_an_error_not_a_hang():
     assert all(not w.is_alive() for w in it._workers)
 
 
+def big_batch(samples):
+    return np.zeros(4_000_000)  # 32 MB: far more than a pipe holds
+
+
+def test_a_worker_killed_while_sending_a_batch_is_an_error_not_a_hang():
+    loader = DataLoader(Squares(4), 2, num_workers=1, collate_fn=big_batch)
+    it = iter(loader)
+    time.sleep(1.0)  # the worker has made batch 0 and is blocked writing it into the pipe
+    os.kill(it._workers[0].pid, signal.SIGKILL)
+    start = time.monotonic()
+    with pytest.raises(
+        RuntimeError, match="exited unexpectedly: worker 0 killed by signal SIGKILL"
+    ):
+        for _ in it:
+            pass
+    assert time.monotonic() - start < 10
+
+
 def test_timeout_bounds_the_wait_for_a_batch():
     loader = DataLoader(Slow(4, 1.0), 2, num_workers=1, timeout=0.3)
     start = time.monotonic()
@@ -317,3 +335,49 @@ def test_random_transforms_in_workers_repeat_with_the_seed():
         )
     np.testing.assert_array_equal(runs[0], runs[1])
     assert runs[0].shape == (4, 3, 4, 4) and runs[0].dtype == np.float32
+
+
+PARENT_SCRIPT = """
+import os, sys, time
+import numpy as np
+import chainrule as cr
+from chainrule.utils.data import DataLoader, Dataset
+
+class Slow(Dataset):
+    def __len__(self):
+        return 100
+    def __getitem__(self, i):
+        if i >= 2:
+            time.sleep(30)  # a long fetch: the worker is busy when its parent dies
+        return np.zeros(2_000_000)  # and the first batches are big: blocked writing
+
+it = iter(DataLoader(Slow(), batch_size=1, num_workers=2))
+time.sleep(1.5)
+print(" ".join(str(w.pid) for w in it._workers), flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_workers_leave_when_their_parent_is_killed():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PARENT_SCRIPT], capture_output=True, text=True, timeout=40
+    )
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2, done.stderr
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in pids if os.path.exists(f"/proc/{p}") and not _zombie(p)]
+    assert alive == [], f"workers {alive} outlived their parent"
+
+
+def _zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False

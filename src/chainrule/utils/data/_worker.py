@@ -2,7 +2,7 @@
 
 Each worker is a process with its own copy of the dataset (forked, as PyTorch does on
 Linux) that takes tasks ``(epoch, batch number, indices)`` from its own index queue and
-puts ``(epoch, batch number, batch)`` on the shared result queue. Batch ``k`` goes to
+sends ``(epoch, batch number, batch)`` back through its own pipe. Batch ``k`` goes to
 the next active worker in turn; the parent keeps ``prefetch_factor * num_workers``
 batches in flight and hands them out in batch-number order, so the batches are those of
 ``num_workers=0`` in the same order (random transforms draw from each worker's own seeded
@@ -12,30 +12,34 @@ Failure handling, so that nothing hangs and nothing is left behind:
 
 - an exception in a worker travels to the parent with its traceback text and is raised
   there, as the same type when possible (else RuntimeError);
-- while waiting, the parent polls the workers: one that died (killed, crashed) is a
-  RuntimeError naming its pid and exit code or signal within about a second;
-  ``timeout > 0`` bounds the wait for any one batch;
+- the parent waits on every worker's pipe and process together: a worker that died
+  (killed, crashed, even half way through sending a batch, which leaves an end of file
+  in its own pipe and nobody else's) is at once a RuntimeError naming its pid and exit
+  code or signal; ``timeout > 0`` bounds the wait for any one batch;
 - workers leave when told, when the parent disappears, and are terminated (then killed)
   if they do not; this happens when an epoch ends, when the iterator is garbage collected
   (a ``break`` out of the loop) or closed, on an error, and at interpreter exit.
 
-Batches travel between processes through ``multiprocessing`` queues, which pickle
-them; that is between this process and its own children, never to or from a file.
+Batches travel between processes pickled (Tensors as bare arrays); that is between
+this process and its own children, never to or from a file.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import pickle
 import queue
 import random
 import signal
+import threading
 import time
 import traceback
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import connection
 from typing import Any
 
 import numpy as np
@@ -45,7 +49,6 @@ from chainrule.tensor import Tensor, from_numpy
 
 __all__ = ["WorkerInfo", "get_worker_info"]
 
-_POLL = 0.2  # seconds between checks of the workers' health while waiting
 _JOIN_TIMEOUT = 2.0  # seconds a worker has to leave when told before it is terminated
 
 
@@ -162,7 +165,7 @@ def _unpack(obj: Any) -> Any:
 def _worker_loop(
     fetcher: Any,
     index_queue: Any,
-    data_queue: Any,
+    result_conn: Any,
     worker_id: int,
     num_workers: int,
     base_seed: int,
@@ -172,6 +175,7 @@ def _worker_loop(
     """The body of a worker process (see the module docstring)."""
     global _worker_info
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _watch_parent(parent_pid)
     _one_blas_thread()
     seed = base_seed + worker_id
     manual_seed(seed)
@@ -198,7 +202,7 @@ def _worker_loop(
                 return
             task_epoch, number, indices = task
             if init_error is not None:
-                _put(data_queue, task_epoch, number, init_error)
+                _send(result_conn, task_epoch, number, init_error)
                 continue
             try:
                 if fetcher.iterable:
@@ -212,11 +216,24 @@ def _worker_loop(
                     data = fetcher.fetch(indices)
             except Exception as error:
                 data = _ExceptionWrapper.capture(error, where)
-            _put(data_queue, task_epoch, number, data)
-    except KeyboardInterrupt:
-        pass
+            _send(result_conn, task_epoch, number, data)
+    except (KeyboardInterrupt, BrokenPipeError, ConnectionError):
+        pass  # interrupted, or the parent closed its end: leave quietly
     finally:
-        data_queue.cancel_join_thread()  # never block our exit on a full pipe
+        result_conn.close()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Leave at once when the parent dies, whatever this worker is doing (a long
+    ``__getitem__``, a send blocked on a full pipe): a daemon thread polls the parent."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="DataLoader parent watchdog").start()
 
 
 def _one_blas_thread() -> None:
@@ -229,9 +246,8 @@ def _one_blas_thread() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-def _put(data_queue: Any, epoch: int, number: int, data: Any) -> None:
-    """Pickle here (not in the queue's feeder thread) so that an unpicklable batch is an
-    error the parent sees, not a batch that never arrives."""
+def _send(result_conn: Any, epoch: int, number: int, data: Any) -> None:
+    """Pickle first, so that an unpicklable batch is an error the parent sees."""
     try:
         payload = pickle.dumps((epoch, number, _pack(data)), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as error:
@@ -240,7 +256,7 @@ def _put(data_queue: Any, epoch: int, number: int, data: Any) -> None:
             RuntimeError(f"the batch cannot be sent to the main process: {error!r}"), where
         )
         payload = pickle.dumps((epoch, number, wrapped))
-    data_queue.put(payload)
+    result_conn.send_bytes(payload)
 
 
 # --------------------------------------------------------------------------- the parent
@@ -267,19 +283,24 @@ class _MultiProcessingIter:
         self._persistent = loader.persistent_workers
         context = loader._mp_context()
         base_seed = loader._worker_base_seed()
-        self._data_queue = context.Queue()
-        self._index_queues = []
-        self._workers = []
+        self._index_queues: list[Any] = []
+        self._conns: list[Any] = []  # the read ends of the workers' result pipes
+        self._workers: list[Any] = []
         self._shutdown = False
+        # shut the workers down when this iterator is collected or at interpreter exit
+        self._finalizer = weakref.finalize(
+            self, _shutdown_workers, self._workers, self._index_queues, self._conns
+        )
         for worker_id in range(self._num_workers):
             index_queue = context.Queue()
             index_queue.cancel_join_thread()
+            reader, writer = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker_loop,
                 args=(
                     loader._fetcher(),
                     index_queue,
-                    self._data_queue,
+                    writer,
                     worker_id,
                     self._num_workers,
                     base_seed,
@@ -289,13 +310,12 @@ class _MultiProcessingIter:
                 daemon=True,
                 name=f"DataLoader worker {worker_id}",
             )
-            process.start()
             self._index_queues.append(index_queue)
+            self._conns.append(reader)
+            process.start()
             self._workers.append(process)
-        # shut the workers down when this iterator is collected or at interpreter exit
-        self._finalizer = weakref.finalize(
-            self, _shutdown_workers, self._workers, self._index_queues, self._data_queue
-        )
+            writer.close()  # only the worker writes: its death is then an end of file here
+        self._received_results: collections.deque[tuple[int, Any]] = collections.deque()
         self._epoch = -1
         self._reset(loader)
 
@@ -304,6 +324,7 @@ class _MultiProcessingIter:
         dropped). The loader is not kept: a loader with persistent workers owns its
         iterator, and a reference back would keep both, and the workers, alive."""
         self._epoch += 1
+        self._received_results.clear()  # read, but of the abandoned epoch
         self._tasks = itertools.count() if self._iterable else iter(loader._index_batches())
         self._send = 0  # number of the next batch to hand to a worker
         self._received = 0  # number of the next batch to return
@@ -376,32 +397,46 @@ class _MultiProcessingIter:
         return _unpack(data)
 
     def _get(self) -> tuple[int, Any]:
-        """The next result of this epoch: waits, watching the workers and the timeout."""
+        """The next result of this epoch: waits on every worker's pipe and process at
+        once, so a dead worker (even one killed half way through sending) is an error at
+        once, and ``timeout`` bounds the wait."""
         deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
-        while True:
-            wait = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
-            try:
-                payload = self._data_queue.get(timeout=wait)
-            except queue.Empty:
-                self._check_workers()
-                if deadline is not None and time.monotonic() >= deadline:
-                    self.close()
-                    raise RuntimeError(
-                        f"DataLoader timed out after {self._timeout} seconds waiting for a batch"
-                    ) from None
-                continue
-            epoch, number, data = pickle.loads(payload)
-            if epoch != self._epoch:
-                continue  # a batch of an abandoned epoch (persistent workers)
-            return number, data
+        sentinels = {w.sentinel: k for k, w in enumerate(self._workers)}
+        readers = {id(c): k for k, c in enumerate(self._conns)}
+        while not self._received_results:
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
+                self.close()
+                raise RuntimeError(
+                    f"DataLoader timed out after {self._timeout} seconds waiting for a batch"
+                )
+            ready = connection.wait([*self._conns, *sentinels], timeout=wait)
+            dead = []
+            for obj in ready:
+                if id(obj) in readers:
+                    try:
+                        payload = obj.recv_bytes()
+                    except (EOFError, OSError):
+                        dead.append(readers[id(obj)])
+                        continue
+                    epoch, number, data = pickle.loads(payload)
+                    if epoch == self._epoch:  # else a batch of an abandoned epoch
+                        self._received_results.append((number, data))
+            for obj in ready:
+                k = sentinels.get(obj)  # type: ignore[call-overload]
+                if k is not None and not self._conns[k].poll():
+                    dead.append(k)
+            if dead and not self._received_results:
+                self._worker_died(sorted(set(dead)))
+        return self._received_results.popleft()
 
-    def _check_workers(self) -> None:
-        dead = [(k, w) for k, w in enumerate(self._workers) if not w.is_alive()]
-        if dead:
-            details = ", ".join(f"worker {k} {_describe_exit(w)}" for k, w in dead)
-            pids = ", ".join(str(w.pid) for _, w in dead)
-            self.close()
-            raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly: {details}")
+    def _worker_died(self, dead: list[int]) -> None:
+        for k in dead:
+            self._workers[k].join(timeout=1.0)  # for its exit code
+        details = ", ".join(f"worker {k} {_describe_exit(self._workers[k])}" for k in dead)
+        pids = ", ".join(str(self._workers[k].pid) for k in dead)
+        self.close()
+        raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly: {details}")
 
     def close(self) -> None:
         """Stop the workers (at most a few seconds; they are killed if they do not leave)."""
@@ -413,13 +448,15 @@ class _MultiProcessingIter:
         self.close()
 
 
-def _shutdown_workers(workers: list[Any], index_queues: list[Any], data_queue: Any) -> None:
+def _shutdown_workers(workers: list[Any], index_queues: list[Any], conns: list[Any]) -> None:
     """Tell every worker to leave, wait a bounded time, then terminate and kill stragglers."""
     for q in index_queues:
         try:
             q.put(None)
         except (OSError, ValueError):
             pass
+    for c in conns:  # a worker blocked sending a batch gets a broken pipe and leaves
+        c.close()
     deadline = time.monotonic() + _JOIN_TIMEOUT
     for w in workers:
         w.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -431,6 +468,6 @@ def _shutdown_workers(workers: list[Any], index_queues: list[Any], data_queue: A
         if w.is_alive():
             w.kill()
             w.join()
-    for q in [*index_queues, data_queue]:
+    for q in index_queues:
         q.cancel_join_thread()
         q.close()
