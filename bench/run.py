@@ -20,6 +20,7 @@ import argparse
 import datetime
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -47,10 +48,11 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 REPORTED_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_ENABLE_INSTRUCTIONS",
                  "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
-WORKLOAD_NAMES = ("mlp_784", "mlp_tiny", "mlp_digits", "per_op", "chain_100k", "memory")
+WORKLOAD_NAMES = ("mlp_784", "mlp_tiny", "mlp_digits", "per_op", "chain_100k", "memory",
+                  "lenet5", "convnet3", "memory_cnn")
 
 #: default rounds (samples per library) and seconds per sample, by workload kind
-ROUNDS = {"mlp": 21, "per_op": 21, "chain": 5}
+ROUNDS = {"mlp": 21, "cnn": 11, "per_op": 21, "chain": 5}
 SAMPLE_SECONDS = 0.1
 CHECK_STEPS = 10  # training steps whose losses are compared across libraries
 MEMORY_STEPS = 3
@@ -253,6 +255,9 @@ TARGETS: dict[str, tuple[str, Any]] = {
     "per_op": ("chainrule <= 5 us/op",
                lambda row: row["stats"]["chainrule"]["median"] <= 5e-6),
     "memory_rss": _ratio_target(1.2),
+    "lenet5": _ratio_target(1.10),
+    "convnet3": _ratio_target(1.10),
+    "memory_cnn_rss": _ratio_target(1.2),
 }
 
 
@@ -318,9 +323,11 @@ def _memory_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from bench.workloads import LOSS_RTOL, WORKLOADS, summarize
 
     rows = []
-    for method, label in (("rss", "peak RSS above setup"),
-                          ("tracemalloc", "tracemalloc peak above setup")):
-        res = [r for r in results if r.get("method") == method]
+    names = dict.fromkeys(r["workload"] for r in results)
+    for name, (method, label) in itertools.product(
+            names, (("rss", "peak RSS above setup"),
+                    ("tracemalloc", "tracemalloc peak above setup"))):
+        res = [r for r in results if r.get("method") == method and r["workload"] == name]
         if not res:
             continue
         w = WORKLOADS[res[0]["workload"]]
@@ -342,7 +349,7 @@ def _memory_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
             match = {"max_rel_diff": diffs, "losses": losses,
                      "match": all(d <= LOSS_RTOL for d in diffs.values())}
-        row = {"workload": f"memory_{method}", "title": f"{w.describe(res[0]['quick'])}: {label}",
+        row = {"workload": f"{name}_{method}", "title": f"{w.describe(res[0]['quick'])}: {label}",
                "threads": 1, "stats": stats, "unit": "bytes", "match": match,
                "ratios": _ratios(stats)}
         if errors:
@@ -615,8 +622,9 @@ def _time_job(spec: dict[str, Any]) -> dict[str, Any]:
     libs = spec["libs"]
     rounds, target = spec["rounds"], spec["sample_seconds"]
     out: dict[str, Any] = {}
-    if w.kind == "mlp":
-        steps = W.make_mlp_steps(size, libs)
+    if w.kind in ("mlp", "cnn"):
+        make = W.make_cnn_steps if w.kind == "cnn" else W.make_mlp_steps
+        steps = make(size, libs)
         out["check"] = W.check_mlp(steps, spec["check_steps"])  # also the warm-up
         out["inner"] = inner = W.calibrate(steps["numpy"], target)
         out["clocks"] = _timed(W, steps, rounds, inner)

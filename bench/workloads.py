@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.conv_workloads import CNNSpec, make_cnn_steps
 from bench.reference_numpy import NumpyMLP, chain_forward, chain_forward_backward
 
 __all__ = [
@@ -79,7 +80,7 @@ class Workload:
     """A named workload: its full-size and ``--quick`` specs and its target."""
 
     name: str
-    kind: str  # "mlp", "per_op", "chain" or "memory"
+    kind: str  # "mlp", "cnn", "per_op", "chain" or "memory"
     title: str  # formatted with the spec's fields: {sizes}, {batch}, {loss}, {n_ops}, ...
     full: Any
     quick: Any
@@ -95,6 +96,9 @@ class Workload:
         if isinstance(spec, MLPSpec):
             fields["sizes"] = "-".join(str(n) for n in spec.sizes)
             fields["loss"] = spec.loss.upper()
+        elif isinstance(spec, CNNSpec):
+            fields["image"] = "x".join(str(n) for n in spec.image)
+            fields["channels"] = "-".join(str(n) for n in spec.channels)
         else:
             fields["n_ops"] = f"{spec.n_ops:,}"
         return self.title.format(**fields)
@@ -133,6 +137,22 @@ WORKLOADS: dict[str, Workload] = {
             "memory", "memory", "MLP {sizes}, b{batch}",
             MLPSpec((784, 2048, 2048, 10), 1024, "ce", n_batches=1),
             MLPSpec((784, 64, 64, 10), 32, "ce", n_batches=1),
+        ),
+        # conv (bench/conv_workloads.py)
+        Workload(
+            "lenet5", "cnn", "LeNet-5, b{batch} {image}, CE + SGD momentum",
+            CNNSpec("lenet5", 64, (1, 28, 28)),
+            CNNSpec("lenet5", 4, (1, 28, 28), n_batches=2),
+        ),
+        Workload(
+            "convnet3", "cnn", "3 x Conv-BN-ReLU-MaxPool {channels}, b{batch} {image}, CE + SGD",
+            CNNSpec("convnet3", 32, (3, 32, 32), (16, 32, 64)),
+            CNNSpec("convnet3", 4, (3, 16, 16), (4, 8, 8), n_batches=2),
+        ),
+        Workload(
+            "memory_cnn", "memory", "3 x Conv-BN-ReLU-MaxPool {channels}, b{batch} {image}",
+            CNNSpec("convnet3", 32, (3, 32, 32), (16, 32, 64), n_batches=1),
+            CNNSpec("convnet3", 4, (3, 16, 16), (4, 8, 8), n_batches=1),
         ),
     ]
 }
@@ -477,7 +497,8 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def measure_memory(spec: MLPSpec, lib: str, method: str, n_steps: int = 3) -> dict[str, Any]:
+def measure_memory(spec: MLPSpec | CNNSpec, lib: str, method: str,
+                   n_steps: int = 3) -> dict[str, Any]:
     """Peak memory of ``n_steps`` training steps above the memory after setup.
 
     Setup is: imports, weights and batch built, model and optimizer constructed. Then:
@@ -497,7 +518,8 @@ def measure_memory(spec: MLPSpec, lib: str, method: str, n_steps: int = 3) -> di
         raise ValueError(f"measure_memory: method must be 'rss' or 'tracemalloc', got {method!r}")
     if method == "tracemalloc" and lib == "torch":
         raise ValueError("measure_memory: tracemalloc cannot see PyTorch's allocator")
-    step = make_mlp_steps(spec, [lib])[lib]
+    make = make_cnn_steps if isinstance(spec, CNNSpec) else make_mlp_steps
+    step = make(spec, [lib])[lib]
     gc.collect()
     losses = []
     if method == "rss":

@@ -192,3 +192,47 @@ def test_lenet_trains_like_pytorch() -> None:
         tloss.backward()
         opt.step()
         topt.step()
+
+
+def test_residual_block_trains_like_pytorch() -> None:
+    """A residual block (conv-BN-ReLU-conv-BN + skip, ReLU), equal weights: equal losses."""
+
+    def block(lib: object) -> object:
+        n = lib.nn
+
+        class Residual(n.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.conv1 = n.Conv2d(4, 4, 3, padding=1, bias=False)
+                self.bn1 = n.BatchNorm2d(4)
+                self.conv2 = n.Conv2d(4, 4, 3, padding=1, bias=False)
+                self.bn2 = n.BatchNorm2d(4)
+                self.head = n.Linear(4, 3)
+
+            def forward(self, x: object) -> object:
+                out = n.functional.relu(self.bn1(self.conv1(x)))
+                out = n.functional.relu(self.bn2(self.conv2(out)) + x)
+                return self.head(n.functional.adaptive_avg_pool2d(out, 1).flatten(1))
+
+        return Residual()
+
+    theirs = block(torch).double()
+    ours = block(cr).double()
+    ours.load_state_dict({k: cr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((6, 4, 6, 6)), rng.integers(0, 3, 6)
+    opt = cr.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    topt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    for _ in range(4):
+        loss = nn.functional.cross_entropy(ours(cr.tensor(x)), cr.tensor(t))
+        tloss = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(t))
+        assert abs(loss.item() - tloss.item()) < 1e-10
+        for o in (opt, topt):
+            o.zero_grad()
+        loss.backward()
+        tloss.backward()
+        opt.step()
+        topt.step()
+    for k, v in ours.state_dict().items():
+        np.testing.assert_allclose(v.numpy(), theirs.state_dict()[k].numpy(), rtol=1e-9,
+                                   atol=1e-10, err_msg=k)

@@ -124,34 +124,6 @@ def test_float32_stays_float32_without_upcasts() -> None:
     assert x.grad.dtype == w.grad.dtype == cr.float32
 
 
-# -- unfold and fold --------------------------------------------------------------------
-
-UNFOLD = [
-    ((2, 3, 5, 6), {"kernel_size": (2, 3), "dilation": (1, 2), "padding": 1, "stride": (2, 1)}),
-    ((3, 4, 4), {"kernel_size": 2}),
-]
-
-
-@pytest.mark.parametrize(("xs", "kw"), UNFOLD)
-def test_unfold(xs: tuple[int, ...], kw: dict) -> None:
-    check_op(lambda x: F.unfold(x, **kw), make_inputs([xs]), _torch("unfold", **kw))
-
-
-def test_fold() -> None:
-    kw = {"output_size": (5, 6), "kernel_size": (2, 3), "dilation": (1, 2), "padding": 1,
-          "stride": (2, 1)}
-    check_op(lambda x: F.fold(x, **kw), make_inputs([(2, 18, 12)]), _torch("fold", **kw))
-    check_op(lambda x: F.fold(x, (3, 3), 2), make_inputs([(8, 4)]), _torch("fold",
-             output_size=(3, 3), kernel_size=2))
-
-
-def test_fold_is_the_adjoint_of_unfold() -> None:
-    x, c = make_inputs([(2, 3, 5, 6), (2, 12, 24)], seed=2)
-    u = F.unfold(cr.tensor(x), 2, padding=1, stride=(1, 2))
-    f = F.fold(cr.tensor(c), (5, 6), 2, padding=1, stride=(1, 2))
-    assert np.isclose((u.numpy() * c).sum(), (x * f.numpy()).sum(), rtol=1e-12)
-
-
 # -- errors ---------------------------------------------------------------------------
 
 
@@ -195,17 +167,6 @@ def test_conv_transpose_errors() -> None:
         F.conv_transpose2d(cr.randn(1, 2, 4, 4), cr.randn(2, 3, 3, 3), output_padding=1)
 
 
-def test_unfold_fold_errors() -> None:
-    with pytest.raises(ShapeError, match="unfold: expected a 3-D"):
-        F.unfold(cr.randn(2, 3), 2)
-    with pytest.raises(ShapeError, match="does not fit"):
-        F.unfold(cr.randn(1, 1, 2, 2), 3)
-    with pytest.raises(ShapeError, match="divisible by the product of kernel_size"):
-        F.fold(cr.randn(1, 5, 4), (3, 3), 2)
-    with pytest.raises(ShapeError, match="calculated number of sliding blocks 2 \\* 2 = 4"):
-        F.fold(cr.randn(1, 4, 5), (3, 3), 2)
-
-
 # -- explain ----------------------------------------------------------------------------
 
 
@@ -219,3 +180,34 @@ def test_explain_shows_conv2d_rules_with_real_shapes() -> None:
     assert rules["dX"].shapes == "(8,3,10,10) = (75,16)(16,288)"
     assert rules["db"].shapes == "(16,) = sum over axes (0,2,3) of (8,16,6,6)"
     assert all(r.bound for r in rules.values())
+
+
+def test_every_conv_family_rule_has_an_operand_and_a_shape_equation() -> None:
+    """Each backward rule of the family follows the grammar explain reads."""
+    import importlib
+    import inspect
+
+    from chainrule.ops import conv, dropout_channel, fold, normalization, padding, pooling
+
+    explain = importlib.import_module("chainrule.explain")
+    classes = [conv.Conv1d, conv.Conv2d, conv.ConvTranspose1d, conv.ConvTranspose2d,
+               pooling.MaxPool1d, pooling.MaxPool2d, pooling.AvgPool1d, pooling.AvgPool2d,
+               pooling.AdaptiveMaxPool2d, padding.AdaptiveAvgPool1d, padding.AdaptiveAvgPool2d,
+               padding.UpsampleNearest2d, padding.UpsampleBilinear2d, padding.ReflectionPad[2],
+               padding.ConstantPad, padding.AxisMaps, fold.Im2col, fold.Col2im,
+               dropout_channel.ChannelDropout, normalization.GroupNorm]
+    for cls in classes:
+        names, _ = explain._signature_names(cls.forward, 1)
+        rules = explain.parse_rules(inspect.getdoc(cls.backward), list(names))
+        assert rules, cls.__name__
+        for rule in rules:
+            assert rule.operand in names and rule.shapes, (cls.__name__, rule)
+
+
+def test_explain_binds_pooling_and_transposed_conv_shapes() -> None:
+    x = cr.randn(2, 3, 8, 8, requires_grad=True)
+    w = cr.randn(3, 4, 3, 3, requires_grad=True)
+    y = F.max_pool2d(F.conv_transpose2d(x, w, stride=2), 2)
+    rows = cr.explain(y).rows
+    assert rows[0].rules[0].shapes == "(2,4,17,17) = (2,4,8,8)"  # MaxPool2d: dX = scatter(dY)
+    assert rows[1].rules[1].shapes == "(3,36) = (3,128)(128,36)"  # dW = X @ im2col(dY).T

@@ -120,6 +120,36 @@ OPS: list[OpCase] = [
         lambda a: _F().binary_cross_entropy_with_logits(a, cr.from_numpy(_PROB_TARGET)),
         ((3, 4),),
     ),
+    # conv: convolution (im2col, one GEMM, col2im), pooling, padding, resampling, norms
+    OpCase(
+        "conv2d", lambda x, w, b: _F().conv2d(x, w, b, stride=2, padding=1, groups=2),
+        ((2, 4, 5, 5), (4, 2, 3, 3), (4,)),
+    ),
+    OpCase("conv1d", lambda x, w: _F().conv1d(x, w, padding="same", dilation=2),
+           ((2, 3, 7), (2, 3, 3))),
+    OpCase(
+        "conv_transpose2d",
+        lambda x, w, b: _F().conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        ((2, 3, 3, 3), (3, 2, 3, 3), (2,)),
+    ),
+    OpCase("conv_transpose1d", lambda x, w: _F().conv_transpose1d(x, w, stride=2),
+           ((2, 3, 4), (3, 2, 3))),
+    OpCase("max_pool2d", lambda x: _F().max_pool2d(x, 3, 2, 1, ceil_mode=True),
+           ((2, 2, 6, 5),)),
+    OpCase("avg_pool2d", lambda x: _F().avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+           ((2, 2, 6, 5),)),
+    OpCase("adaptive_avg_pool2d", lambda x: _F().adaptive_avg_pool2d(x, (2, 3)),
+           ((2, 2, 5, 7),)),
+    OpCase("adaptive_max_pool2d", lambda x: _F().adaptive_max_pool2d(x, (2, 3)),
+           ((2, 2, 5, 7),)),
+    OpCase("pad_reflect", lambda x: _F().pad(x, (1, 2, 2, 0), mode="reflect"),
+           ((2, 2, 4, 4),)),
+    OpCase("interpolate_bilinear",
+           lambda x: _F().interpolate(x, scale_factor=2, mode="bilinear"), ((1, 2, 3, 3),)),
+    OpCase("unfold", lambda x: _F().unfold(x, 2, padding=1, stride=2), ((2, 2, 4, 5),)),
+    OpCase("fold", lambda x: _F().fold(x, (3, 4), 2), ((2, 8, 6),)),
+    OpCase("group_norm", lambda x, w, b: _F().group_norm(x, 2, w, b),
+           ((3, 4, 2, 2), (4,), (4,))),
 ]
 
 

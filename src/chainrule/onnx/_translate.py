@@ -554,3 +554,9 @@ def translation_for(cls: type) -> Translation | None:
         if fn is not None:
             return fn if base is cls or cls.forward is base.forward else None
     return None
+
+
+# conv: convolutions, pooling, padding and resampling (onnx/_translate_conv.py)
+from chainrule.onnx._translate_conv import CONV_TRANSLATIONS  # noqa: E402
+
+TRANSLATIONS.update(CONV_TRANSLATIONS)

@@ -50,10 +50,10 @@ class _ConvNd(Op):
             Y = W.reshape(C_out, -1) @ self.cols  # (C_out,N*L) = (C_out,C_in*K)(C_in*K,N*L)
         else:  # (G,C_out/G,N*L) = (G,C_out/G,C_in/G*K)(G,C_in/G*K,N*L)
             Y = W.reshape(G, C_out // G, -1) @ self.cols.reshape(G, -1, self.cols.shape[1])
-        Y = Y.reshape(C_out, N, *grid)
+            Y = Y.reshape(C_out, -1)
         if b is not None:
-            Y += b.reshape((C_out,) + (1,) * (len(grid) + 1))
-        return np.ascontiguousarray(Y.swapaxes(0, 1))  # (N, C_out, *grid)
+            Y += b[:, None]
+        return np.ascontiguousarray(Y.reshape(C_out, N, *grid).swapaxes(0, 1))  # (N,C_out,*)
 
     def _backward(self, dY: Any) -> tuple[Any, ...]:
         need = self.needs_input_grad
@@ -65,6 +65,7 @@ class _ConvNd(Op):
             cols = im2col(X, *self.geometry) if self.create_graph else self.cols
             cols = cols.reshape(G, -1, cols.shape[-1])  # (G, C_in/G*K, N*L)
             dW = (dYm @ _math.swapaxes(cols, 1, 2)).reshape(W.shape)
+            del cols
         if not self.keep_saved:  # the largest buffer: released before dcols exists
             self.__dict__.pop("cols", None)
         if len(need) == 3 and need[2]:

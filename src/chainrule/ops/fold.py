@@ -12,6 +12,7 @@ the same two nodes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -34,6 +35,10 @@ Pads = tuple[tuple[int, int], ...]  # (before, after) per spatial dimension
 
 def ntuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
     """``value`` (an int or a sequence of n ints) as an n-tuple of ints."""
+    if type(value) is int:  # the usual cases first: an int, or already an n-tuple
+        return (value,) * n
+    if type(value) is tuple and len(value) == n and all(type(v) is int for v in value):
+        return value
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return (int(value),) * n
     try:
@@ -63,7 +68,8 @@ def pad_for_windows(X: np.ndarray, pads: Pads, grid: Sequence[int], kernel: Sequ
             for g, k, s, d in zip(grid, kernel, stride, dilation, strict=True)]
     if all(p == (0, 0) for p in pads) and tuple(need) == spatial:
         return X
-    out = np.full(X.shape[:2] + tuple(need), fill, X.dtype)
+    shape = X.shape[:2] + tuple(need)
+    out = np.zeros(shape, X.dtype) if fill == 0 else np.full(shape, fill, X.dtype)
     src, dst = [slice(None)] * 2, [slice(None)] * 2
     for (lo, _), n, size in zip(pads, need, spatial, strict=True):
         start, stop = max(lo, 0), min(lo + size, n)  # where X lands in the padded frame
@@ -84,15 +90,17 @@ def windows(Xp: np.ndarray, kernel: Sequence[int], stride: Sequence[int],
     return view[index]
 
 
-def _offsets(kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
-             grid: Sequence[int]) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
-    """Each kernel offset with the strided slice of the padded input its windows read."""
+@functools.lru_cache(maxsize=256)
+def _offsets(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+             grid: tuple[int, ...]) -> tuple[tuple[tuple[int, ...], tuple[slice, ...]], ...]:
+    """Each kernel offset with the strided slice of the padded input its windows read
+    (computed once per geometry: a layer calls it with the same arguments every step)."""
     out = []
     for offset in itertools.product(*(range(k) for k in kernel)):
         slices = tuple(slice(i * d, i * d + (g - 1) * s + 1, s)
                        for i, d, g, s in zip(offset, dilation, grid, stride, strict=True))
         out.append((offset, slices))
-    return out
+    return tuple(out)
 
 
 # -- the two kernels on arrays ----------------------------------------------------------
@@ -143,7 +151,7 @@ class Im2col(Op):
         return im2col_array(X, kernel, stride, pads, dilation, grid)
 
     def backward(self, dY: Any) -> Any:
-        """dX = col2im(dY)  (N,C,*S) = sum over K of (C*K,N*L)"""
+        """dX = col2im(dY)  (N,C,*S) = (C*K,N*L)"""
         return col2im(dY, self.input_shapes[0], *self.geometry)
 
 

@@ -38,10 +38,12 @@ class BatchNorm(Op):
         self.cshape = (1, X.shape[1]) + (1,) * (X.ndim - 2)  # (1,C,1...) for broadcasting
         self.eps, self.batch_stats, self.mean = eps, batch_stats, mean.reshape(self.cshape)
         self.invstd = 1 / np.sqrt(var.reshape(self.cshape) + eps)
-        self.Xhat = (X - self.mean) * self.invstd
+        Xhat = (X - self.mean) * self.invstd  # not kept: backward recomputes it from X
         if gamma is None:
-            return self.Xhat.copy()  # the output may be changed in place; Xhat is saved
-        return self.Xhat * gamma.reshape(self.cshape) + beta.reshape(self.cshape)
+            return Xhat
+        Xhat *= gamma.reshape(self.cshape)
+        Xhat += beta.reshape(self.cshape)
+        return Xhat
 
     def backward(self, dY: Any) -> tuple[Any, ...]:
         """dX = invstd * (dXhat - mean(dXhat) - Xhat * mean(dXhat * Xhat))  (N,C,*) = (N,C,*)
@@ -66,10 +68,12 @@ class BatchNorm(Op):
         return dX, dgamma, dbeta
 
     def _normalized(self) -> tuple[Any, Any]:
-        """Xhat and 1/sqrt(var + eps): saved arrays, or recomputed from X under create_graph."""
-        if not self.create_graph:
-            return self.Xhat, self.invstd
+        """Xhat and 1/sqrt(var + eps), recomputed from the saved X (as PyTorch does: one
+        buffer of X's size fewer kept between forward and backward); under create_graph
+        as a recorded function of X."""
         X = self.input(0)
+        if not self.create_graph:
+            return (X - self.mean) * self.invstd, self.invstd
         if not self.batch_stats:
             return (X - self.mean) * self.invstd, self.invstd
         m = self.count
@@ -86,7 +90,7 @@ class BatchNorm(Op):
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalise each channel (dim 1) of a ``(N, C)`` or ``(N, C, L)`` input, as PyTorch.
+    """Normalise each channel (dim 1) of a ``(N, C, *)`` input (BatchNorm1d and 2d), as PyTorch.
 
     In training (or without running statistics) the batch mean and biased variance
     normalise the input, and the running statistics, if given, are updated in place with
@@ -95,7 +99,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     x = input.data
     if x.ndim < 2:
-        raise ShapeError(f"batch_norm: expected an input of shape (N, C) or (N, C, L), got "
+        raise ShapeError(f"batch_norm: expected an input of shape (N, C, *), got "
                          f"{tuple(x.shape)}")
     C = x.shape[1]
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),

@@ -275,6 +275,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
     """
     x = input if isinstance(input, Tensor) else Tensor._make(np.asarray(input))
     d = x.ndim - 2
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
     if d not in (1, 2):
         raise ShapeError(f"interpolate: expected a 3-D or 4-D input (N, C, *spatial), got "
                          f"shape {tuple(x.shape)}")

@@ -21,7 +21,7 @@ import numpy as np
 from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._errors import ShapeError
-from chainrule.ops.fold import Pads, _offsets, col2im, ntuple, pad_for_windows, windows
+from chainrule.ops.fold import Pads, _offsets, col2im, ntuple, pad_for_windows
 from chainrule.tensor import Tensor
 
 __all__: list[str] = []  # the functional forms live in nn.functional
@@ -38,49 +38,81 @@ def _global_index(indices: np.ndarray, shape: Sequence[int]) -> np.ndarray:
         (N, C) + (1,) * (indices.ndim - 2))
 
 
-def scatter_to_argmax(dY: Any, indices: np.ndarray, shape: Sequence[int], unique: bool) -> Any:
+def scatter_to_argmax(dY: Any, indices: np.ndarray, shape: Sequence[int]) -> Any:
     """``dX``: each ``dY`` added at its window's argmax (zeros elsewhere).
 
-    On arrays, windows that do not overlap (``unique``) assign; overlapping ones sum with
-    ``bincount``. On Tensors it is a recorded scatter-add, whose backward is the gather.
+    On arrays a ``bincount`` (windows may overlap: their gradients sum); on Tensors a
+    recorded scatter-add, whose backward is the gather ``ddY = ddX[indices]``.
     """
     flat = _global_index(indices, shape)
     size = math.prod(shape)
     if isinstance(dY, Tensor):
         return _math.index_add((size,), flat.reshape(-1), dY.reshape(-1)).reshape(tuple(shape))
-    if unique:
-        dX = np.zeros(size, dY.dtype)
-        dX[flat.reshape(-1)] = dY.reshape(-1)
-    else:
-        dX = np.bincount(flat.reshape(-1), weights=dY.reshape(-1), minlength=size)
-        dX = dX.astype(dY.dtype, copy=False)
-    return dX.reshape(tuple(shape))
+    dX = np.bincount(flat.reshape(-1), weights=dY.reshape(-1), minlength=size)
+    return dX.astype(dY.dtype, copy=False).reshape(tuple(shape))
 
 
 class _MaxPoolNd(Op):
-    """Y = the maximum of each window of X; the argmax's flat index is kept."""
+    """Y = the maximum of each window of X; which kernel offset held it is kept.
+
+    One pass per kernel offset over strided views (no window copy): a value replaces the
+    running maximum when it is greater or NaN, PyTorch's rule (the first of equal maxima
+    wins; a NaN propagates). ``arg`` holds the winning offset (int8), from which the
+    backward spreads ``dY`` and ``indices`` computes PyTorch's flat indices.
+    """
 
     def forward(self, X: np.ndarray, *, kernel: tuple[int, ...], stride: tuple[int, ...],
                 pads: Pads, dilation: tuple[int, ...], grid: tuple[int, ...]) -> np.ndarray:
-        N, C, *spatial = X.shape
+        self.geometry = (kernel, stride, pads, dilation, grid)
         fill = -np.inf if X.dtype.kind == "f" else np.iinfo(X.dtype).min
         Xp = pad_for_windows(X, pads, grid, kernel, stride, dilation, fill)
+        nan = X.dtype.kind == "f" and bool(np.isnan(X.max(initial=-np.inf)))
+        Y = arg = None
         K = math.prod(kernel)
-        flat = windows(Xp, kernel, stride, dilation, grid).reshape(N, C, *grid, K)  # a copy
-        arg = flat.argmax(axis=-1)  # the first maximum (NaN counts as the maximum)
-        Y = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-        # window-local offset -> plane index: each dimension's position in X, row-major
-        self.indices = np.zeros(arg.shape, np.int64)
-        for axis, k_pos in enumerate(np.unravel_index(arg, kernel)):
-            start = np.arange(grid[axis]) * stride[axis] - pads[axis][0]
-            start = start.reshape((-1,) + (1,) * (len(grid) - axis - 1))
-            self.indices = self.indices * spatial[axis] + start + k_pos * dilation[axis]
-        self.unique = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation,
-                                                                   strict=True))
+        for k, (_, slices) in enumerate(_offsets(kernel, stride, dilation, grid)):
+            v = Xp[(slice(None), slice(None), *slices)]
+            if Y is None:
+                Y, arg = v.copy(), np.zeros(v.shape, np.int8 if K < 128 else np.int32)
+                continue
+            better = np.greater(v, Y)
+            if nan:
+                better |= np.isnan(v)
+            np.copyto(Y, v, where=better)
+            np.copyto(arg, k, where=better)
+        self.arg = arg
         return Y
 
+    def indices(self) -> np.ndarray:
+        """PyTorch's ``return_indices``: each maximum's flat index in its input plane."""
+        kernel, stride, pads, dilation, grid = self.geometry
+        spatial = self.input_shapes[0][2:]
+        flat = np.zeros(self.arg.shape, np.int64)
+        for axis, k_pos in enumerate(np.unravel_index(self.arg, kernel)):
+            start = np.arange(grid[axis]) * stride[axis] - pads[axis][0]
+            start = start.reshape((-1,) + (1,) * (len(grid) - axis - 1))
+            flat = flat * spatial[axis] + start + k_pos * dilation[axis]
+        return flat
+
     def _backward(self, dY: Any) -> Any:
-        return scatter_to_argmax(dY, self.indices, self.input_shapes[0], self.unique)
+        shape = self.input_shapes[0]
+        if isinstance(dY, Tensor):  # recorded: a scatter-add whose backward is the gather
+            return scatter_to_argmax(dY, self.indices(), shape)
+        kernel, stride, pads, dilation, grid = self.geometry
+        padded = [max(lo + n + hi, (g - 1) * s + d * (k - 1) + 1) for (lo, hi), n, g, s, d, k
+                  in zip(pads, shape[2:], grid, stride, dilation, kernel, strict=True)]
+        dXp = np.zeros((*shape[:2], *padded), dY.dtype)
+        zero = np.zeros((), dY.dtype)
+        overlap = any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation,
+                                                             strict=True))
+        for k, (_, slices) in enumerate(_offsets(kernel, stride, dilation, grid)):
+            # each gradient goes to the offset that held its window's maximum
+            part = np.where(self.arg == k, dY, zero)
+            if overlap:  # windows share elements: their gradients add
+                dXp[(slice(None), slice(None), *slices)] += part
+            else:
+                dXp[(slice(None), slice(None), *slices)] = part
+        crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, shape[2:], strict=True))
+        return dXp[(slice(None), slice(None), *crop)]
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -124,7 +156,7 @@ class AdaptiveMaxPool2d(Op):
 
     def backward(self, dY: Any) -> Any:
         """dX = scatter(dY, argmax)  (N,C,H,W) = (N,C,H',W')"""
-        return scatter_to_argmax(dY, self.indices, self.input_shapes[0], unique=False)
+        return scatter_to_argmax(dY, self.indices, self.input_shapes[0])
 
 
 def adaptive_bounds(size: int, out: int) -> list[tuple[int, int]]:
@@ -275,11 +307,12 @@ def max_pool(op: str, d: int, input: Tensor, kernel_size: Any, stride: Any, padd
 def _last_indices(x: Tensor, k: tuple[int, ...], s: tuple[int, ...], pads: Pads,
                   dl: tuple[int, ...], grid: tuple[int, ...], out: Tensor, d: int) -> np.ndarray:
     """The argmax indices of the pooling that made ``out`` (recomputed without a graph)."""
-    if out.grad_fn is not None:
-        return out.grad_fn.indices
-    node = _MAX[d].__new__(_MAX[d])
-    node.forward(x.data, kernel=k, stride=s, pads=pads, dilation=dl, grid=grid)
-    return node.indices
+    node = out.grad_fn
+    if node is None:
+        node = _MAX[d].__new__(_MAX[d])
+        node.input_shapes = (tuple(x.shape),)
+        node.forward(x.data, kernel=k, stride=s, pads=pads, dilation=dl, grid=grid)
+    return node.indices()
 
 
 def avg_pool(op: str, d: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
