@@ -445,7 +445,8 @@ class _MultiProcessingIter:
             self._finalizer()
 
     def __del__(self) -> None:
-        self.close()
+        if hasattr(self, "_finalizer"):  # not if __init__ failed before making it
+            self.close()
 
 
 def _shutdown_workers(workers: list[Any], index_queues: list[Any], conns: list[Any]) -> None:
