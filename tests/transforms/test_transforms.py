@@ -184,3 +184,11 @@ def test_compose_lambda_full_cifar_pipeline():
         T.Lambda(3)
     with pytest.raises(TypeError, match="not callable"):
         T.Compose([T.ToTensor(), 3])
+
+
+def test_to_tensor_reads_a_pil_image():
+    Image = pytest.importorskip("PIL.Image")
+    img = image()
+    t = T.ToTensor()(Image.fromarray(img))
+    np.testing.assert_allclose(t.numpy(), img.transpose(2, 0, 1) / np.float32(255), rtol=1e-6)
+    assert T.ToTensor()(Image.fromarray(img[..., 0])).shape == (1, 5, 6)

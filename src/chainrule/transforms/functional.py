@@ -73,12 +73,15 @@ def to_tensor(pic: Any) -> Tensor:
     """An ``(H, W, C)`` or ``(H, W)`` image array as a ``(C, H, W)`` Tensor.
 
     uint8 images become float32 in [0, 1] (divided by 255); other dtypes keep their values
-    and dtype, as torchvision's ``to_tensor`` does. A Tensor is returned unchanged (it is
-    taken to be already ``(C, H, W)``; :class:`~chainrule.datasets.Digits` and
-    :class:`~chainrule.datasets.Spiral` hand Tensors to ``transform``).
+    and dtype, as torchvision's ``to_tensor`` does; a PIL image is read as its array. A
+    Tensor is returned unchanged (it is taken to be already ``(C, H, W)``;
+    :class:`~chainrule.datasets.Digits` and :class:`~chainrule.datasets.Spiral` hand
+    Tensors to ``transform``).
     """
     if isinstance(pic, Tensor):
         return pic
+    if not isinstance(pic, np.ndarray) and hasattr(pic, "__array_interface__"):
+        pic = np.asarray(pic)  # a PIL image: (H, W) or (H, W, C) uint8
     if not isinstance(pic, np.ndarray):
         raise TypeError(
             f"to_tensor: pic should be a NumPy array or a Tensor, got {type(pic).__name__}"
