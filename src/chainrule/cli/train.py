@@ -48,7 +48,7 @@ from chainrule.cli.common import (
     positive_int,
     progress,
 )
-from chainrule.cli.models import MODELS, describe_cnn, image_shape, limit_blas_threads
+from chainrule.cli.models import MODELS, describe_cnn, image_shape
 from chainrule.serialization import load, save
 from chainrule.utils.data import DataLoader
 
@@ -442,7 +442,6 @@ def train(
         model = build_model(in_features, config.hidden, num_classes, config.activation)
     else:
         input_shape = image_shape(train_set, config.dataset)
-        limit_blas_threads()
         model = MODELS[config.model](input_shape, num_classes)
     optimizer = build_optimizer(config, model.parameters())
     scheduler = build_scheduler(config, optimizer)
