@@ -52,7 +52,7 @@ def test_help_and_version(cli):
         (["train", "--lr", "nan"], ["argument --lr: expected a finite number"]),
         (["train", "--hidden", "128,x"], ["argument --hidden: expected comma-separated"]),
         (["train", "--hidden", "0"], ["argument --hidden"]),
-        (["train", "--dataset", "cifar10"], ["argument --dataset: invalid choice: 'cifar10'"]),
+        (["train", "--dataset", "imagenet"], ["argument --dataset: invalid choice: 'imagenet'"]),
         (["train", "--optimizer", "lbfgs"], ["argument --optimizer: invalid choice"]),
         (["train", "--activation", "swish"], ["argument --activation: invalid choice"]),
         (["train", "--epochs", "0"], ["argument --epochs: must be an integer >= 1, got '0'"]),

@@ -241,7 +241,7 @@ def test_activation_choices_follow_what_nn_has():
 
 
 def test_the_model_option_picks_from_a_table(cli, tmp_path):
-    assert list(train_command.MODELS) == ["mlp"]
+    assert list(train_command.MODELS) == ["mlp", "cnn"]
     code, _, _ = cli("train", "--model", "mlp", "--epochs", "1", *SMALL, "--out", tmp_path)
     assert code == 0
     assert cr.load(tmp_path / "checkpoint.ckpt")["config"]["model"] == "mlp"

@@ -25,7 +25,8 @@ def load_example(name: str):
 
 def test_every_example_is_tested():
     names = sorted(p.stem for p in EXAMPLES.glob("*.py"))
-    assert names == ["bilinear", "gpt", "lstm_lm", "mnist_mlp", "two_layer_net"]
+    assert names == ["bilinear", "gpt", "lenet_mnist", "lstm_lm", "mnist_mlp", "resnet_cifar10",
+                     "two_layer_net"]
 
 
 # ------------------------------------------------------------------------ two_layer_net
@@ -130,3 +131,84 @@ def test_mnist_mlp_without_files_says_where_they_go(tmp_path):
     example = load_example("mnist_mlp")
     with pytest.raises(FileNotFoundError, match="download=True"):
         example.main(["--data-root", str(tmp_path)])
+
+
+# ---------------------------------------------------------------------------- lenet_mnist
+
+
+@pytest.fixture
+def one_blas_thread():
+    """Small convolutions on one BLAS thread: on a busy machine OpenBLAS's threads cost
+    several times the work they share."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # slower, still correct
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+def test_lenet_mnist_on_tiny_idx_files(tmp_path, capsys, one_blas_thread):
+    write_idx_files(tmp_path / "data", n_train=200, n_test=50)
+    example = load_example("lenet_mnist")
+    argv = ["--data-root", str(tmp_path / "data"), "--epochs", "3", "--batch-size", "20",
+            "--lr", "3e-3"]  # fmt: skip
+    assert example.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))" in out
+    accuracies = [float(x) for x in re.findall(r"test acc (\S+)%", out)]
+    assert len(accuracies) == 3
+    assert accuracies[-1] >= 90.0
+
+
+def test_lenet5_shapes_and_parameters_are_lecuns():
+    example = load_example("lenet_mnist")
+    model = example.LeNet5()
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    assert shapes == [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 400), (120,),
+                      (84, 120), (84,), (10, 84), (10,)]  # fmt: skip
+    assert sum(int(np.prod(s)) for s in shapes) == 61_706
+    assert model(cr.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+# -------------------------------------------------------------------------- resnet_cifar10
+
+
+def write_cifar_bins(folder: Path, n: int) -> None:
+    """Tiny CIFAR-10 stand-in: noise plus a bright square placed by the label."""
+    rng = np.random.default_rng(0)
+    (folder / "cifar-10-batches-bin").mkdir(parents=True)
+    for name in [f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin"]:
+        labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 3, 32, 32), dtype=np.uint8)
+        for k, label in enumerate(labels):
+            row, col = divmod(int(label), 5)
+            images[k, :, 4 + 14 * row : 14 + 14 * row, 1 + 6 * col : 7 + 6 * col] = 255
+        raw = np.concatenate([labels[:, None], images.reshape(n, -1)], axis=1).tobytes()
+        (folder / "cifar-10-batches-bin" / name).write_bytes(raw)
+
+
+def test_resnet_cifar10_with_augmentation_and_workers(tmp_path, capsys, one_blas_thread):
+    write_cifar_bins(tmp_path / "data", n=40)
+    example = load_example("resnet_cifar10")
+    argv = ["--data-root", str(tmp_path / "data"), "--epochs", "3", "--batch-size", "20",
+            "--width", "8", "--num-workers", "2", "--lr", "0.05"]  # fmt: skip
+    assert example.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "BasicBlock(" in out and "RandomCrop" not in out
+    losses = [float(x) for x in re.findall(r"test loss (\S+)", out)]
+    accuracies = [float(x) for x in re.findall(r"test acc (\S+)%", out)]
+    assert len(accuracies) == 3 and all(np.isfinite(losses))
+    assert accuracies[-1] > 10.0  # above chance after 3 tiny epochs
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []  # the persistent workers are gone
+
+
+def test_resnet_shapes_and_residual_shortcuts():
+    example = load_example("resnet_cifar10")
+    model = example.ResNet(width=8)
+    assert model(cr.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert len(model.layer1.shortcut) == 0 and len(model.layer2.shortcut) == 2
+    assert tuple(model.layer3.conv1.weight.shape) == (32, 16, 3, 3)

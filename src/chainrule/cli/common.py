@@ -46,6 +46,7 @@ DATASETS: dict[str, str] = {
     "mnist": "MNIST's 28x28 digits, read from --data-root",
     "fashion-mnist": "Fashion-MNIST's 28x28 clothes, read from --data-root",
     "spiral": "the 2-D three-arm spiral toy problem (300 train / 300 test points)",
+    "cifar10": "CIFAR-10's 32x32 colour images (binary version), read from --data-root",
 }
 
 #: ``--activation`` name -> the ``nn`` class it puts between two Linear layers; a name is
@@ -230,6 +231,23 @@ def load_datasets(
                 cls(data_root, train=False, download=download),
             )
         except FileNotFoundError as error:  # its advice is for Python: give the option too
+            raise CLIError(f"{error} On the command line, add --download.") from None
+    if name == "cifar10":
+        from chainrule import transforms
+
+        to_tensor = transforms.ToTensor()
+        if not download and not os.path.isdir(os.path.expanduser(data_root)):
+            raise CLIError(
+                f"--data-root {data_root!r} is not a folder: put cifar-10-binary.tar.gz (or "
+                "its cifar-10-batches-bin folder) in a folder and pass it as --data-root, or "
+                "add --download to fetch it"
+            )
+        try:
+            return (
+                datasets.CIFAR10(data_root, True, download, transform=to_tensor),
+                datasets.CIFAR10(data_root, False, download, transform=to_tensor),
+            )
+        except FileNotFoundError as error:
             raise CLIError(f"{error} On the command line, add --download.") from None
     raise CLIError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}", code=2)
 

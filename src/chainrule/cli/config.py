@@ -24,6 +24,7 @@ from typing import Any
 
 from chainrule import nn, optim
 from chainrule.cli.common import ACTIVATIONS, DATASETS, CLIError, build_model
+from chainrule.cli.models import build_cnn, describe_cnn
 
 __all__ = [
     "DATASET_DEFAULTS",
@@ -48,6 +49,7 @@ MODELS: dict[str, Callable[[tuple[int, ...], int, TrainConfig], nn.Module]] = {
     "mlp": lambda sample_shape, num_classes, config: build_model(
         math.prod(sample_shape), config.hidden or (), num_classes, config.activation
     ),
+    "cnn": build_cnn,
 }
 
 #: ``--optimizer`` names -> (class, default learning rate for the default model).
@@ -225,5 +227,7 @@ def describe(config: TrainConfig, sample_shape: tuple[int, ...], num_classes: in
     if config.model == "mlp":
         widths = (math.prod(sample_shape), *(config.hidden or ()), num_classes)
         return f"MLP {'-'.join(str(w) for w in widths)} ({config.activation})"
+    if config.model == "cnn":
+        return describe_cnn(tuple(sample_shape), num_classes)  # type: ignore[arg-type]
     shape = "x".join(str(d) for d in sample_shape)
     return f"{config.model.upper()} {shape} -> {num_classes} ({config.activation})"

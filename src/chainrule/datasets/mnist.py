@@ -279,7 +279,8 @@ class MNIST(_ArrayClassification):
     Args:
         root: the folder holding the IDX files (or ``root/MNIST/raw`` holding them).
         train: the training files (``train-*``) or the test files (``t10k-*``).
-        transform: applied to each image Tensor.
+        transform: applied to the raw ``(28, 28)`` uint8 image array (what torchvision's
+            PIL image holds; ``transforms.ToTensor()`` turns it into the default sample).
         target_transform: applied to each label.
         download: if the files are not found, fetch all four from ``mirrors`` into
             ``root/MNIST/raw``, checking each against its MD5 in ``resources``.
@@ -314,6 +315,7 @@ class MNIST(_ArrayClassification):
         ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
         ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
     ]
+    _raw_transform_input = True
     classes = [
         "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
         "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",

@@ -3,267 +3,87 @@
 The loader asks a sampler for the order of the indices, groups them into batches, fetches
 each batch (with one ``dataset.__getitems__(indices)`` call when the dataset has it, else one
 ``dataset[i]`` per sample) and collates the samples into stacked Tensors with
-:func:`default_collate`. Loading runs in the calling process (``num_workers`` is accepted
-for PyTorch compatibility and changes nothing).
+:func:`default_collate`. With ``num_workers=0`` loading runs in the calling process; with
+``num_workers > 0`` in that many worker processes (see
+:mod:`chainrule.utils.data._worker`), giving the same batches in the same order.
 """
 
 from __future__ import annotations
 
-import collections.abc
 import math
+import multiprocessing
+import numbers
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-import chainrule as cr
 from chainrule.random import Generator, _np_generator
-from chainrule.tensor import Tensor
-from chainrule.utils.data.dataset import BatchedSamples, IterableDataset, _check_generator
+from chainrule.utils.data._worker import _MultiProcessingIter
+from chainrule.utils.data.collate import default_collate, default_convert
+from chainrule.utils.data.dataset import IterableDataset, _check_generator
+from chainrule.utils.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
 __all__ = [
     "DataLoader",
     "Sampler",
     "SequentialSampler",
     "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
     "BatchSampler",
     "default_collate",
     "default_convert",
 ]
 
 
-# --------------------------------------------------------------------------- collation
+class _Fetcher:
+    """What a worker needs to make batches: the dataset and how to collate (picklable
+    without the loader, for the ``spawn`` and ``forkserver`` start methods)."""
 
+    def __init__(self, loader: DataLoader) -> None:
+        self.dataset = loader.dataset
+        self.collate_fn = loader.collate_fn
+        self.iterable = loader._iterable
+        self.batched = loader.batch_sampler is not None
+        self.batch_size = loader.batch_size
+        self.drop_last = loader.drop_last
 
-def _is_namedtuple(x: Any) -> bool:
-    return isinstance(x, tuple) and hasattr(x, "_fields")
+    def fetch(self, indices: Any) -> Any:
+        """One batch (or, without batching, one converted sample) of a map-style dataset."""
+        if not self.batched:
+            return self.collate_fn(self.dataset[indices])
+        if isinstance(indices, np.ndarray):
+            indices = indices.tolist()
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if callable(getitems):
+            samples = getitems(indices)
+        else:
+            samples = [self.dataset[i] for i in indices]
+        return self.collate_fn(samples)
 
-
-def _check_same_shapes(shapes: Sequence[tuple[int, ...]], what: str) -> None:
-    for k, shape in enumerate(shapes):
-        if shape != shapes[0]:
-            raise RuntimeError(
-                f"default_collate: cannot stack {what} of different shapes: {shapes[0]} at "
-                f"sample 0 and {shape} at sample {k} (pass a collate_fn that pads or keeps a list)"
-            )
-
-
-def default_collate(batch: Sequence[Any]) -> Any:
-    """Turn a list of samples into a batch, as PyTorch's ``default_collate`` does.
-
-    Samples are collated by the type of the first one:
-
-    - Tensors are stacked along a new first dimension (``cr.stack``);
-    - NumPy arrays are stacked into a Tensor of their dtype; NumPy scalars into a Tensor;
-    - Python ints give an ``int64`` Tensor, floats a ``float64`` Tensor (as in PyTorch),
-      bools a ``bool`` Tensor; strings and bytes stay a list;
-    - dicts are collated key by key, named tuples field by field, and tuples and lists
-      position by position, giving a list (so ``x, y = batch`` works).
-
-    A :class:`~chainrule.utils.data.BatchedSamples` (what the built-in datasets'
-    ``__getitems__`` returns) is already collated: its ``batch`` is returned as it is.
-
-    Examples:
-        >>> default_collate([(cr.zeros(3), 0), (cr.ones(3), 1)])
-        [tensor([[0., 0., 0.],
-                [1., 1., 1.]]), tensor([0, 1])]
-    """
-    if isinstance(batch, BatchedSamples):
-        return batch.batch
-    if len(batch) == 0:
-        raise ValueError("default_collate: got an empty batch (no samples to collate)")
-    elem = batch[0]
-    if isinstance(elem, Tensor):
-        _check_same_shapes([tuple(t.shape) for t in batch], "tensors")
-        return cr.stack(list(batch), 0)
-    if isinstance(elem, np.ndarray):
-        if elem.dtype.kind in "OSUV":
-            raise TypeError(f"default_collate: cannot collate arrays of dtype {elem.dtype}")
-        _check_same_shapes([a.shape for a in batch], "arrays")
-        return cr.from_numpy(np.stack(batch))
-    if isinstance(elem, np.bool_ | np.number):
-        return cr.from_numpy(np.asarray(batch))
-    if isinstance(elem, float):
-        return cr.tensor(list(batch), dtype=cr.float64)
-    if isinstance(elem, int):  # bool is an int: a list of bools gives a bool tensor
-        return cr.tensor(list(batch))
-    if isinstance(elem, str | bytes):
-        return batch
-    if isinstance(elem, collections.abc.Mapping):
-        return {key: default_collate([sample[key] for sample in batch]) for key in elem}
-    if _is_namedtuple(elem):
-        return type(elem)(*(default_collate(list(field)) for field in zip(*batch, strict=True)))
-    if isinstance(elem, collections.abc.Sequence):
-        sizes = [len(sample) for sample in batch]
-        if any(size != sizes[0] for size in sizes):
-            raise RuntimeError(
-                f"default_collate: every sample must have the same number of elements, "
-                f"got sizes {sorted(set(sizes))}"
-            )
-        return [default_collate(list(field)) for field in zip(*batch, strict=True)]
-    raise TypeError(
-        "default_collate: a batch must contain tensors, numpy arrays, numbers, dicts or "
-        f"lists; found {type(elem).__name__}"
-    )
-
-
-def default_convert(data: Any) -> Any:
-    """Turn NumPy arrays and scalars inside ``data`` into Tensors, leaving the rest as is.
-
-    The loader's ``collate_fn`` when ``batch_size=None`` (no batching). Tuples become lists,
-    as in PyTorch.
-    """
-    if isinstance(data, Tensor):
-        return data
-    if isinstance(data, np.ndarray):
-        return data if data.dtype.kind in "OSUV" else cr.from_numpy(data)
-    if isinstance(data, np.bool_ | np.number):
-        return cr.from_numpy(np.asarray(data))
-    if isinstance(data, str | bytes):
-        return data
-    if isinstance(data, collections.abc.Mapping):
-        return {key: default_convert(value) for key, value in data.items()}
-    if _is_namedtuple(data):
-        return type(data)(*(default_convert(d) for d in data))
-    if isinstance(data, collections.abc.Sequence):
-        return [default_convert(d) for d in data]
-    return data
-
-
-# ----------------------------------------------------------------------------- samplers
-
-
-class Sampler:
-    """An iterable over dataset indices; subclasses define ``__iter__`` (and ``__len__``)."""
-
-    def __iter__(self) -> Iterator[Any]:
-        raise NotImplementedError(f"{type(self).__name__} must implement __iter__()")
-
-
-class SequentialSampler(Sampler):
-    """The indices ``0, 1, ..., len(data_source) - 1`` in order."""
-
-    def __init__(self, data_source: Any) -> None:
-        self.data_source = data_source
-
-    def _index_array(self) -> np.ndarray:
-        return np.arange(len(self.data_source), dtype=np.int64)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(len(self.data_source)))
-
-    def __len__(self) -> int:
-        return len(self.data_source)
-
-
-class RandomSampler(Sampler):
-    """The indices in a random order, drawn afresh from ``generator`` at every iteration.
-
-    Args:
-        data_source: the dataset (only its length is used).
-        replacement: draw ``num_samples`` indices independently (with repeats) instead of
-            permutations.
-        num_samples: how many indices per iteration (default ``len(data_source)``); without
-            replacement, more than ``len(data_source)`` chains several permutations.
-        generator: the :class:`chainrule.Generator` to draw from (default: the global one,
-            seeded by ``cr.manual_seed``).
-    """
-
-    def __init__(
-        self,
-        data_source: Any,
-        replacement: bool = False,
-        num_samples: int | None = None,
-        generator: Generator | None = None,
-    ) -> None:
-        self.data_source = data_source
-        self.replacement = bool(replacement)
-        self._num_samples = num_samples
-        self.generator = _check_generator(generator, "RandomSampler")
-        n = self.num_samples
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(
-                f"RandomSampler: num_samples should be a positive integer, got {n!r}"
-                + (" (the dataset is empty)" if num_samples is None else "")
-            )
-
-    @property
-    def num_samples(self) -> int:
-        if self._num_samples is None:
-            return len(self.data_source)
-        return self._num_samples
-
-    def _index_array(self) -> np.ndarray:
-        """A fresh draw of ``num_samples`` indices from the generator."""
-        n, count = len(self.data_source), self.num_samples
-        rng = _np_generator(self.generator)
-        if self.replacement:
-            return rng.integers(0, n, size=count, dtype=np.int64)
-        rounds = [rng.permutation(n) for _ in range(math.ceil(count / n))]
-        return np.concatenate(rounds)[:count].astype(np.int64, copy=False)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._index_array().tolist())
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-
-class BatchSampler(Sampler):
-    """Groups the indices of ``sampler`` into lists of ``batch_size``.
-
-    Args:
-        sampler: any iterable of indices.
-        batch_size: indices per batch.
-        drop_last: drop the last batch if it is smaller than ``batch_size``.
-
-    Examples:
-        >>> list(BatchSampler(SequentialSampler(range(5)), 2, drop_last=False))
-        [[0, 1], [2, 3], [4]]
-    """
-
-    def __init__(self, sampler: Iterable[Any], batch_size: int, drop_last: bool) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(
-                f"BatchSampler: batch_size should be a positive integer, got {batch_size!r}"
-            )
-        if not isinstance(drop_last, bool):
-            raise ValueError(f"BatchSampler: drop_last should be a bool, got {drop_last!r}")
-        self.sampler = sampler
-        self.batch_size = batch_size
-        self.drop_last = drop_last
-
-    def _batches(self) -> Iterator[Sequence[Any]]:
-        """The batches: slices of one index array when the sampler makes one, else lists."""
-        make_array = getattr(self.sampler, "_index_array", None)
-        if make_array is not None:
-            indices = make_array()
-            stop = len(indices)
-            if self.drop_last:
-                stop -= stop % self.batch_size
-            for start in range(0, stop, self.batch_size):
-                yield indices[start : start + self.batch_size]
+    def batches(self) -> Iterator[Any]:
+        """The batches of an iterable dataset, in stream order."""
+        if self.batch_size is None:
+            for sample in self.dataset:
+                yield self.collate_fn(sample)
             return
         batch: list[Any] = []
-        for index in self.sampler:
-            batch.append(index)
+        for sample in self.dataset:
+            batch.append(sample)
             if len(batch) == self.batch_size:
-                yield batch
+                yield self.collate_fn(batch)
                 batch = []
         if batch and not self.drop_last:
-            yield batch
-
-    def __iter__(self) -> Iterator[list[Any]]:
-        for batch in self._batches():
-            yield batch.tolist() if isinstance(batch, np.ndarray) else batch
-
-    def __len__(self) -> int:
-        n = len(self.sampler)  # type: ignore[arg-type]
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-
-# --------------------------------------------------------------------------- DataLoader
+            yield self.collate_fn(batch)
 
 
 class DataLoader:
@@ -281,11 +101,34 @@ class DataLoader:
         sampler: an iterable of indices to use instead of ``shuffle``.
         batch_sampler: an iterable of lists of indices; excludes ``batch_size``,
             ``shuffle``, ``sampler`` and ``drop_last``.
-        num_workers: accepted for compatibility; loading always runs in this process.
+        num_workers: how many worker processes load batches (0: load in this process).
+            The batches and their order are those of ``num_workers=0``. Each worker has a
+            copy of the dataset; an :class:`IterableDataset` is read whole by every worker
+            unless it splits itself with :func:`get_worker_info`, as in PyTorch.
         collate_fn: turns a list of samples into a batch (default :func:`default_collate`).
         pin_memory: accepted for compatibility (there are no devices); ignored.
         drop_last: drop the last batch when it is smaller than ``batch_size``.
+        timeout: with workers, the longest wait for one batch in seconds (0: no limit; a
+            dead worker is detected within a second either way).
+        worker_init_fn: called in each worker with its id, after seeding, before loading.
+        multiprocessing_context: a start method name (``'fork'``, ``'spawn'``,
+            ``'forkserver'``) or a ``multiprocessing`` context. The default is ``fork``
+            where it exists (fast, and what PyTorch uses on Linux; the dataset needs no
+            pickling), else ``spawn``. Forking a process in which other threads hold locks
+            is unsafe; choose ``'forkserver'`` or ``'spawn'`` then (dataset and functions
+            must be picklable).
         generator: the :class:`chainrule.Generator` that shuffles.
+        prefetch_factor: batches loaded in advance per worker (default 2 with workers;
+            must be None without).
+        persistent_workers: keep the workers alive between epochs.
+        pin_memory_device, in_order: accepted for compatibility; batches always come in
+            order.
+
+    Workers are seeded as in PyTorch: worker ``k`` runs ``cr.manual_seed(base_seed + k)``
+    (and seeds ``random`` and NumPy's global generator), so random transforms differ
+    between workers and epochs but repeat with the seed. Unlike PyTorch, ``base_seed`` is
+    derived from the state of ``generator`` (or the global generator) and the epoch count
+    without drawing from it, so a loader with workers shuffles exactly as one without.
 
     If the dataset defines ``__getitems__(indices)``, it is called once per batch with the
     list of indices instead of ``dataset[i]`` for each sample; the built-in datasets use
@@ -311,12 +154,20 @@ class DataLoader:
         collate_fn: Callable[[Any], Any] | None = None,
         pin_memory: bool = False,
         drop_last: bool = False,
-        *,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        multiprocessing_context: Any = None,
         generator: Generator | None = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
     ) -> None:
         self.generator = _check_generator(generator, "DataLoader")
-        if isinstance(num_workers, bool) or operator.index(num_workers) < 0:
-            raise ValueError(f"DataLoader: num_workers must be >= 0, got {num_workers!r}")
+        self._check_worker_options(
+            num_workers, timeout, prefetch_factor, persistent_workers, worker_init_fn
+        )
         if batch_size is not None and (
             isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
         ):
@@ -324,9 +175,22 @@ class DataLoader:
                 f"DataLoader: batch_size should be a positive integer or None, got {batch_size!r}"
             )
         self.dataset = dataset
-        self.num_workers = num_workers
+        self.num_workers = int(num_workers)
         self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
+        self.in_order = in_order
         self.drop_last = bool(drop_last)
+        self.timeout = float(timeout)
+        self.worker_init_fn = worker_init_fn
+        self.prefetch_factor = (
+            2 if prefetch_factor is None and self.num_workers > 0 else prefetch_factor
+        )
+        self.persistent_workers = bool(persistent_workers)
+        self.multiprocessing_context = multiprocessing_context
+        if self.num_workers > 0:
+            self._mp_context()  # an unknown start method fails here, not in the first epoch
+        self._iterator: _MultiProcessingIter | None = None
+        self._epochs_started = 0
         self._iterable = isinstance(dataset, IterableDataset) or (
             not hasattr(dataset, "__getitem__") and hasattr(dataset, "__iter__")
         )
@@ -375,46 +239,107 @@ class DataLoader:
             collate_fn = default_collate if auto_collation else default_convert
         self.collate_fn = collate_fn
 
+    @staticmethod
+    def _check_worker_options(
+        num_workers: Any,
+        timeout: Any,
+        prefetch_factor: Any,
+        persistent_workers: Any,
+        worker_init_fn: Any,
+    ) -> None:
+        if isinstance(num_workers, bool) or operator.index(num_workers) < 0:
+            raise ValueError(
+                "DataLoader: num_workers option should be non-negative; use num_workers=0 "
+                f"to disable multiprocessing, got {num_workers!r}"
+            )
+        if not isinstance(timeout, numbers.Real) or timeout < 0:
+            raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout!r}")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError(
+                "DataLoader: prefetch_factor option could only be specified in "
+                "multiprocessing; let num_workers > 0 to enable multiprocessing, otherwise "
+                "set prefetch_factor to None"
+            )
+        if prefetch_factor is not None and (
+            isinstance(prefetch_factor, bool)
+            or not isinstance(prefetch_factor, int)
+            or prefetch_factor <= 0
+        ):
+            raise ValueError(
+                f"DataLoader: prefetch_factor option should be a positive int, got "
+                f"{prefetch_factor!r}"
+            )
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError(
+                f"DataLoader: worker_init_fn must be callable, got {type(worker_init_fn).__name__}"
+            )
+
+    def _mp_context(self) -> Any:
+        """The multiprocessing context workers start in (see ``multiprocessing_context``)."""
+        context = self.multiprocessing_context
+        if context is None:
+            methods = multiprocessing.get_all_start_methods()
+            return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        if isinstance(context, str):
+            methods = multiprocessing.get_all_start_methods()
+            if context not in methods:
+                raise ValueError(
+                    f"DataLoader: multiprocessing_context option should specify a valid start "
+                    f"method in {methods}, but got multiprocessing_context={context!r}"
+                )
+            return multiprocessing.get_context(context)
+        if not hasattr(context, "Process") or not hasattr(context, "Queue"):
+            raise TypeError(
+                "DataLoader: multiprocessing_context option should be a valid context object "
+                f"or a string specifying the start method, but got {context!r}"
+            )
+        return context
+
+    def _fetcher(self) -> _Fetcher:
+        return _Fetcher(self)
+
     def _fetch(self, indices: Sequence[Any]) -> Any:
         """One batch: the samples at ``indices``, collated."""
-        if isinstance(indices, np.ndarray):
-            indices = indices.tolist()
-        getitems = getattr(self.dataset, "__getitems__", None)
-        if callable(getitems):
-            samples = getitems(indices)
-        else:
-            samples = [self.dataset[i] for i in indices]
-        return self.collate_fn(samples)
+        return self._fetcher().fetch(indices)
 
-    def _iter_stream(self) -> Iterator[Any]:
-        """Batches read in order from an iterable dataset."""
-        if self.batch_size is None:
-            for sample in self.dataset:
-                yield self.collate_fn(sample)
-            return
-        batch: list[Any] = []
-        for sample in self.dataset:
-            batch.append(sample)
-            if len(batch) == self.batch_size:
-                yield self.collate_fn(batch)
-                batch = []
-        if batch and not self.drop_last:
-            yield self.collate_fn(batch)
+    def _index_batches(self) -> Iterator[Any]:
+        """What each batch is made of: a list or array of indices (or, without batching,
+        one index per element)."""
+        if self.batch_sampler is None:
+            return iter(self.sampler)  # type: ignore[arg-type]
+        if isinstance(self.batch_sampler, BatchSampler):
+            return self.batch_sampler._batches()
+        return iter(self.batch_sampler)
+
+    def _worker_base_seed(self) -> int:
+        """The workers' base seed: from the generator's state and the epoch count, without
+        drawing from the generator (see the class docstring)."""
+        state = _np_generator(self.generator).bit_generator.state["state"]
+        words = [int(state["state"]), int(state["inc"]), self._epochs_started]
+        entropy = np.random.SeedSequence(words).generate_state(1, np.uint64)[0]
+        return int(entropy >> np.uint64(2))
 
     def __iter__(self) -> Iterator[Any]:
+        if self.num_workers > 0:
+            self._epochs_started += 1
+            if self.persistent_workers:
+                if self._iterator is None or self._iterator._shutdown:
+                    self._iterator = _MultiProcessingIter(self)
+                else:
+                    self._iterator._reset(self)
+                return self._iterator
+            return _MultiProcessingIter(self)
+        return self._iter_in_process()
+
+    def _iter_in_process(self) -> Iterator[Any]:
+        fetcher = self._fetcher()
         if self._iterable:
-            yield from self._iter_stream()
-        elif self.batch_sampler is None:  # batch_size=None: samples one by one
-            for index in self.sampler:
-                yield self.collate_fn(self.dataset[index])
-        else:
-            batches = (
-                self.batch_sampler._batches()
-                if isinstance(self.batch_sampler, BatchSampler)
-                else iter(self.batch_sampler)
-            )
-            for indices in batches:
-                yield self._fetch(indices)
+            yield from fetcher.batches()
+            return
+        for indices in self._index_batches():
+            yield fetcher.fetch(indices)
 
     def __len__(self) -> int:
         if self._iterable:

@@ -296,6 +296,9 @@ class _ArrayClassification(Dataset):
     """
 
     classes: list[str] = []
+    # True: ``transform`` receives the raw image row (a uint8 NumPy array, what
+    # torchvision's PIL image holds) instead of the default sample's features.
+    _raw_transform_input = False
 
     def __init__(
         self,
@@ -315,16 +318,23 @@ class _ArrayClassification(Dataset):
         """Rows of ``data`` as the float32 features of the samples."""
         raise NotImplementedError
 
+    def _sample(self, row: np.ndarray) -> Any:
+        """One row of ``data`` as the sample's first element when there is no transform."""
+        return _from_numpy(self._features(row))
+
     def __len__(self) -> int:
         return len(_as_numpy(self.targets))
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         data, targets = _as_numpy(self.data), _as_numpy(self.targets)
         i = _check_index(index, len(targets), type(self).__name__)
-        features: Any = _from_numpy(self._features(data[i]))
         label: Any = int(targets[i])
-        if self.transform is not None:
-            features = self.transform(features)
+        if self.transform is not None and self._raw_transform_input:
+            features: Any = self.transform(np.array(data[i]))
+        else:
+            features = self._sample(data[i])
+            if self.transform is not None:
+                features = self.transform(features)
         if self.target_transform is not None:
             label = self.target_transform(label)
         return features, label
