@@ -152,17 +152,17 @@ def _vjp_error(case: OpCase, inputs: list[cr.Tensor], rng: np.random.Generator,
     worst = 0.0
     with cr.no_grad():
         for x, g in zip(inputs, analytical, strict=True):
-            flat = x.numpy().reshape(-1)  # a view: perturbing it perturbs x
+            flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
             numerical = np.empty(flat.size)
             for k in range(flat.size):
                 original = flat[k]
                 flat[k] = original + eps
-                plus = float((case.fn(*inputs).numpy() * v).sum())
+                plus = float((case.fn(*inputs).detach().numpy() * v).sum())
                 flat[k] = original - eps
-                minus = float((case.fn(*inputs).numpy() * v).sum())
+                minus = float((case.fn(*inputs).detach().numpy() * v).sum())
                 flat[k] = original
                 numerical[k] = (plus - minus) / (2 * eps)
-            got = np.zeros(flat.size) if g is None else g.numpy().reshape(-1)
+            got = np.zeros(flat.size) if g is None else g.detach().numpy().reshape(-1)
             worst = max(worst, float(np.abs(got - numerical).max(initial=0.0)))
     return worst
 

@@ -1,0 +1,82 @@
+"""The Tensor methods of PyTorch's everyday API that call functions defined elsewhere.
+
+``Tensor`` inherits these (no monkeypatching: they are ordinary methods of a base class),
+which keeps ``tensor.py`` to the tensor's core. Each is a thin call of the function of
+the same name in :mod:`chainrule.ops` (or a factory), with PyTorch's signature.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from chainrule.tensor import Tensor
+
+__all__ = ["TensorMethods"]
+
+
+def _ops() -> Any:
+    from chainrule import ops
+
+    return ops
+
+
+def _sizes(size: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], tuple | list):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+class TensorMethods:
+    """PyTorch's ``Tensor`` methods built on chainrule's functions (a base of Tensor)."""
+
+    __slots__ = ()
+    data: np.ndarray
+
+    # -- factories that take this tensor's dtype ----------------------------------------
+    def _new(self, arr: np.ndarray, dtype: Any, device: Any, requires_grad: bool,
+             op: str) -> Tensor:
+        from chainrule import dtypes
+        from chainrule.device import check_device
+        from chainrule.tensor import Tensor
+
+        check_device(device, op)
+        if dtype is not None:
+            arr = arr.astype(dtypes.as_dtype(dtype), copy=False)
+        t = Tensor._make(arr)
+        return t.requires_grad_(True) if requires_grad else t
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False) -> Tensor:
+        """Zeros of ``size`` with this tensor's dtype (unless ``dtype`` is given)."""
+        return self._new(np.zeros(_sizes(size), self.data.dtype), dtype, device,
+                         requires_grad, "new_zeros")
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        return self._new(np.ones(_sizes(size), self.data.dtype), dtype, device,
+                         requires_grad, "new_ones")
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: bool = False) -> Tensor:
+        return self._new(np.empty(_sizes(size), self.data.dtype), dtype, device,
+                         requires_grad, "new_empty")
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        return self._new(np.full(_sizes((size,)), fill_value, self.data.dtype), dtype,
+                         device, requires_grad, "new_full")
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
+                   requires_grad: bool = False) -> Tensor:
+        """A copy of ``data`` as a new leaf with this tensor's dtype (unless ``dtype``)."""
+        from chainrule.tensor import _to_array
+
+        arr = _to_array(data, self.data.dtype if dtype is None else dtype)
+        return self._new(arr, None, device, requires_grad, "new_tensor")
+
+    # -- views ----------------------------------------------------------------------
+    def narrow(self, dim: int, start: Any, length: int) -> Tensor:
+        return _ops().narrow(self, dim, start, length)
