@@ -232,7 +232,9 @@ def test_logsumexp_is_stable_at_extremes() -> None:
         (g,) = cr.autograd.grad(y, [x], cr.ones(2))
     assert y.dtype == cr.float32 and g.dtype == cr.float32
     np.testing.assert_allclose(y.detach().numpy(), [1e4 + np.log(2.0), 0.0], rtol=1e-6)
-    np.testing.assert_allclose(g.numpy(), [[0.5, 0.5], [0.0, 1.0]], rtol=1e-6)
+    # exp(x - Y) with Y rounded to float32, as PyTorch computes it (0.49989, not 0.5)
+    expected = np.exp(x.detach().numpy() - y.detach().numpy()[:, None])
+    np.testing.assert_allclose(g.numpy(), expected, rtol=1e-6)
 
 
 def test_logsumexp_of_infinities_and_empty_slices() -> None:
