@@ -35,7 +35,7 @@ def test_float32_logits_with_float64_target_promote_to_float64(which: str) -> No
     loss.backward()
     tloss.backward()
     assert x.grad.dtype == cr.float32 and y.grad.dtype == cr.float64  # as torch's
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=1e-7)
 
 
