@@ -53,6 +53,7 @@ from chainrule.tensor import Tensor, as_tensor, from_numpy, is_tensor, tensor
 
 # PyTorch's everyday names (device probes, legacy spellings): parity with scripts
 from chainrule import accelerator, backends, cuda  # noqa: E402, I001
+import chainrule.linalg as linalg  # noqa: E402 (not chainrule.ops.linalg, star-imported above)
 from chainrule.autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from chainrule.device import device
 from chainrule.legacy import (

@@ -80,3 +80,88 @@ class TensorMethods:
     # -- views ----------------------------------------------------------------------
     def narrow(self, dim: int, start: Any, length: int) -> Tensor:
         return _ops().narrow(self, dim, start, length)
+
+    # -- elementwise (ops/pointwise.py) -----------------------------------------------
+    def floor(self) -> Tensor:
+        return _ops().floor(self)
+
+    def ceil(self) -> Tensor:
+        return _ops().ceil(self)
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        return _ops().round(self, decimals=decimals)
+
+    def trunc(self) -> Tensor:
+        return _ops().trunc(self)
+
+    fix = trunc
+
+    def frac(self) -> Tensor:
+        return _ops().frac(self)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _ops().remainder(self, other)
+
+    def fmod(self, other: Any) -> Tensor:
+        return _ops().fmod(self, other)
+
+    def atan2(self, other: Any) -> Tensor:
+        return _ops().atan2(self, other)
+
+    arctan2 = atan2
+
+    def log2(self) -> Tensor:
+        return _ops().log2(self)
+
+    def log10(self) -> Tensor:
+        return _ops().log10(self)
+
+    def expm1(self) -> Tensor:
+        return _ops().expm1(self)
+
+    def erf(self) -> Tensor:
+        return _ops().erf(self)
+
+    def rsqrt(self) -> Tensor:
+        return _ops().rsqrt(self)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None,
+                   neginf: float | None = None) -> Tensor:
+        return _ops().nan_to_num(self, nan, posinf, neginf)
+
+    # -- tests without gradient (ops/comparison.py) -----------------------------------
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> Tensor:
+        return _ops().isclose(self, other, rtol, atol, equal_nan)
+
+    def isinf(self) -> Tensor:
+        return _ops().isinf(self)
+
+    def isposinf(self) -> Tensor:
+        return _ops().isposinf(self)
+
+    def isneginf(self) -> Tensor:
+        return _ops().isneginf(self)
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        return _ops().count_nonzero(self, dim)
+
+    def logical_not(self) -> Tensor:
+        return _ops().logical_not(self)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return _ops().logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return _ops().logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return _ops().logical_xor(self, other)
+
+    def nelement(self) -> int:
+        return int(self.data.size)
+
+    # -- norms (ops/norms.py) ---------------------------------------------------------
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False,
+             dtype: Any = None) -> Tensor:
+        return _ops().norm(self, p, dim, keepdim, dtype)

@@ -458,22 +458,23 @@ class Tensor(TensorMethods):
     ge = __ge__
 
     def equal(self, other: Tensor) -> bool:
-        return self.shape == other.shape and bool(np.array_equal(self.data, other.data))
+        return _ops.equal(self, other)
 
-    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-        return bool(np.allclose(self.data, _data_of(other), rtol=rtol, atol=atol))
+    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
+                 equal_nan: bool = False) -> bool:
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
 
     def isnan(self) -> Tensor:
-        return Tensor._make(np.isnan(self.data))
+        return _ops.isnan(self)
 
     def isfinite(self) -> Tensor:
-        return Tensor._make(np.isfinite(self.data))
+        return _ops.isfinite(self)
 
-    def all(self) -> Tensor:
-        return Tensor._make(np.asarray(self.data.all()))
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.all(self, dim, keepdim)
 
-    def any(self) -> Tensor:
-        return Tensor._make(np.asarray(self.data.any()))
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.any(self, dim, keepdim)
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
