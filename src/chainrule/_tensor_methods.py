@@ -165,3 +165,91 @@ class TensorMethods:
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False,
              dtype: Any = None) -> Tensor:
         return _ops().norm(self, p, dim, keepdim, dtype)
+
+    # -- indexing (ops/indexing.py) ---------------------------------------------------
+    def gather(self, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:
+        return _ops().gather(self, dim, index)
+
+    def scatter(self, dim: int, index: Any, src: Any = None, *, value: Any = None,
+                reduce: str | None = None) -> Tensor:
+        return _ops().scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        return _ops().scatter_add(self, dim, index, src)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return _ops().index_select(self, dim, index)
+
+    def index_add(self, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+        return _ops().index_add(self, dim, index, source, alpha=alpha)
+
+    def index_fill(self, dim: int, index: Any, value: Any) -> Tensor:
+        return _ops().index_fill(self, dim, index, value)
+
+    def take_along_dim(self, indices: Any, dim: int | None = None) -> Tensor:
+        return _ops().take_along_dim(self, indices, dim)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _ops().masked_fill(self, mask, value)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _ops().tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _ops().triu(self, diagonal)
+
+    # in place: the out-of-place op written into this tensor (Tensor._inplace records it)
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        return self._inplace("masked_fill_", lambda t: _ops().masked_fill(t, mask, value),
+                             value)
+
+    def scatter_(self, dim: int, index: Any, src: Any = None, *, value: Any = None,
+                 reduce: str | None = None) -> Tensor:
+        return self._inplace("scatter_", lambda t: _ops().scatter(
+            t, dim, index, src, value=value, reduce=reduce), src)
+
+    def scatter_add_(self, dim: int, index: Any, src: Any) -> Tensor:
+        return self._inplace("scatter_add_",
+                             lambda t: _ops().scatter_add(t, dim, index, src), src)
+
+    def index_add_(self, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+        return self._inplace("index_add_", lambda t: _ops().index_add(
+            t, dim, index, source, alpha=alpha), source)
+
+    def index_fill_(self, dim: int, index: Any, value: Any) -> Tensor:
+        return self._inplace("index_fill_",
+                             lambda t: _ops().index_fill(t, dim, index, value), value)
+
+    def tril_(self, diagonal: int = 0) -> Tensor:
+        return self._inplace("tril_", lambda t: _ops().tril(t, diagonal))
+
+    def triu_(self, diagonal: int = 0) -> Tensor:
+        return self._inplace("triu_", lambda t: _ops().triu(t, diagonal))
+
+    # -- cumulative, sorting, rearranging (ops/cumulative.py, ops/sorting.py) ----------
+    def cumsum(self, dim: int | None = None, *, dtype: Any = None) -> Tensor:
+        return _ops().cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: int | None = None, *, dtype: Any = None) -> Tensor:
+        return _ops().cumprod(self, dim, dtype=dtype)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return _ops().sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False
+                ) -> Tensor:
+        return _ops().argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        return _ops().topk(self, k, dim, largest, sorted)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return _ops().roll(self, shifts, dims)
+
+    def repeat_interleave(self, repeats: Any = None, dim: int | None = None, *,
+                          output_size: int | None = None) -> Tensor:
+        return _ops().repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Any = None) -> Tensor:
+        return _ops().multinomial(self, num_samples, replacement, generator=generator)
