@@ -36,46 +36,45 @@ class TensorMethods:
     data: np.ndarray
 
     # -- factories that take this tensor's dtype ----------------------------------------
-    def _new(self, arr: np.ndarray, dtype: Any, device: Any, requires_grad: bool,
-             op: str) -> Tensor:
+    def _new(self, make: Any, dtype: Any, device: Any, requires_grad: bool, op: str
+             ) -> Tensor:
+        """``make(dtype)``, with this tensor's dtype unless ``dtype`` is given, as a leaf."""
         from chainrule import dtypes
         from chainrule.device import check_device
         from chainrule.tensor import Tensor
 
         check_device(device, op)
-        if dtype is not None:
-            arr = arr.astype(dtypes.as_dtype(dtype), copy=False)
-        t = Tensor._make(arr)
+        t = Tensor._make(make(self.data.dtype if dtype is None else dtypes.as_dtype(dtype)))
         return t.requires_grad_(True) if requires_grad else t
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
         """Zeros of ``size`` with this tensor's dtype (unless ``dtype`` is given)."""
-        return self._new(np.zeros(_sizes(size), self.data.dtype), dtype, device,
-                         requires_grad, "new_zeros")
+        return self._new(lambda d: np.zeros(_sizes(size), d), dtype, device, requires_grad,
+                         "new_zeros")
 
     def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
-        return self._new(np.ones(_sizes(size), self.data.dtype), dtype, device,
-                         requires_grad, "new_ones")
+        return self._new(lambda d: np.ones(_sizes(size), d), dtype, device, requires_grad,
+                         "new_ones")
 
     def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
-        return self._new(np.empty(_sizes(size), self.data.dtype), dtype, device,
-                         requires_grad, "new_empty")
+        return self._new(lambda d: np.empty(_sizes(size), d), dtype, device, requires_grad,
+                         "new_empty")
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
-        return self._new(np.full(_sizes((size,)), fill_value, self.data.dtype), dtype,
-                         device, requires_grad, "new_full")
+        return self._new(lambda d: np.full(_sizes((size,)), fill_value, d), dtype, device,
+                         requires_grad, "new_full")
 
     def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
                    requires_grad: bool = False) -> Tensor:
         """A copy of ``data`` as a new leaf with this tensor's dtype (unless ``dtype``)."""
         from chainrule.tensor import _to_array
 
-        arr = _to_array(data, self.data.dtype if dtype is None else dtype)
-        return self._new(arr, None, device, requires_grad, "new_tensor")
+        return self._new(lambda d: _to_array(data, d), dtype, device, requires_grad,
+                         "new_tensor")
 
     # -- views ----------------------------------------------------------------------
     def narrow(self, dim: int, start: Any, length: int) -> Tensor:
