@@ -67,6 +67,7 @@ from chainrule.legacy import (
     LongTensor,
     ShortTensor,
 )
+from chainrule.printing import get_printoptions, set_printoptions
 from chainrule.size import Size
 
 __version__ = "0.1.0"

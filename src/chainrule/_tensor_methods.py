@@ -252,3 +252,44 @@ class TensorMethods:
     def multinomial(self, num_samples: int, replacement: bool = False, *,
                     generator: Any = None) -> Tensor:
         return _ops().multinomial(self, num_samples, replacement, generator=generator)
+
+    # -- composites (ops/composite.py) ------------------------------------------------
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops().unbind(self, dim)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return _ops().diag(self, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        return _ops().diagonal(self, offset, dim1, dim2)
+
+    def trace(self) -> Tensor:
+        return _ops().trace(self)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return _ops().masked_select(self, mask)
+
+    def addmm(self, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return _ops().addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False,
+               return_counts: bool = False, dim: int | None = None) -> Any:
+        return _ops().unique(self, sorted, return_inverse, return_counts, dim)
+
+    def nonzero(self, *, as_tuple: bool = False) -> Any:
+        return _ops().nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> Tensor:
+        return _ops().argwhere(self)
+
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        """True: chainrule's tensors behave as contiguous (``contiguous()`` returns self)."""
+        return True
+
+    def apply_(self, callable: Any) -> Tensor:
+        """Replace each element by ``callable(element)`` in place (not differentiable)."""
+        self._check_inplace_leaf("apply_")
+        if self.data.size:
+            self.data[...] = np.vectorize(callable, otypes=[self.data.dtype])(self.data)
+        self._version[0] += 1
+        return self

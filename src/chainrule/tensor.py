@@ -63,8 +63,23 @@ class Tensor(TensorMethods):
 
     __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
 
-    def __init__(self, data: Any = None, requires_grad: bool = False, dtype: Any = None) -> None:
-        arr = _to_array(data if data is not None else [], dtype)
+    def __init__(self, *args: Any, requires_grad: bool = False, dtype: Any = None,
+                 device: Any = None) -> None:
+        """PyTorch's legacy constructor: ``Tensor(data)`` copies data, ``Tensor(2, 3)``
+        (or a ``Size``) makes a tensor of that size, ``Tensor()`` an empty one; all in the
+        default float dtype unless ``dtype`` is given (``cr.tensor`` infers the dtype)."""
+        check_device(device, "Tensor")
+        dtype = _dtypes.get_default_dtype() if dtype is None else dtype
+        if not args:
+            arr = np.empty((0,), _dtypes.as_dtype(dtype))
+        elif (all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in args)
+              or (len(args) == 1 and isinstance(args[0], Size))):
+            arr = np.zeros(Size(args[0] if isinstance(args[0], Size) else args),
+                           _dtypes.as_dtype(dtype))
+        elif len(args) == 1:
+            arr = _to_array(args[0], dtype)
+        else:
+            raise TypeError(f"Tensor(): expected data or sizes (ints), got {args!r}")
         self.data = arr
         self._requires_grad = False
         self.grad_fn = None

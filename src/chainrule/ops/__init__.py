@@ -4,6 +4,7 @@ of an op side by side. This package re-exports their functional forms."""
 from chainrule.ops.activation import *  # noqa: F403
 from chainrule.ops.arithmetic import *  # noqa: F403
 from chainrule.ops.comparison import *  # noqa: F403
+from chainrule.ops.composite import *  # noqa: F403
 from chainrule.ops.cumulative import *  # noqa: F403
 from chainrule.ops.dropout import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
