@@ -104,7 +104,7 @@ class Tensor(TensorMethods):
     # -- attributes -----------------------------------------------------------------
     @property
     def shape(self) -> Size:
-        return Size(self.data.shape)
+        return _new_tuple(Size, self.data.shape)  # Size(...) without re-checking the ints
 
     @property
     def ndim(self) -> int:
@@ -142,7 +142,7 @@ class Tensor(TensorMethods):
         return self.data.itemsize
 
     def size(self, dim: int | None = None) -> Any:
-        return Size(self.data.shape) if dim is None else self.data.shape[dim]
+        return _new_tuple(Size, self.data.shape) if dim is None else self.data.shape[dim]
 
     def numel(self) -> int:
         return int(self.data.size)
@@ -825,6 +825,7 @@ class Tensor(TensorMethods):
 
 
 _ENGINE: list[Any] = [None]  # the module chainrule.autograd.engine, once imported
+_new_tuple = tuple.__new__
 
 
 class RemovableHandle:
