@@ -107,3 +107,38 @@ def test_a_detached_tensor_shares_the_version_counter() -> None:
         ty.detach().add_(1.0)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             tz.backward()
+
+
+def test_a_detached_view_shares_the_version_counter() -> None:
+    for make_view in (lambda y: y.detach()[0:2], lambda y: y[0:2].detach()):
+        w = cr.ones(3, requires_grad=True)
+        y = w * 2
+        z = (y * y).sum()
+        make_view(y).mul_(3.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            z.backward()
+
+
+def test_runtime_switches_scripts_set() -> None:
+    cr.use_deterministic_algorithms(True)
+    assert cr.are_deterministic_algorithms_enabled()
+    cr.use_deterministic_algorithms(False)
+    assert cr.get_default_device() == cr.device("cpu")
+    cr.set_default_device("cpu")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        cr.set_default_device("cuda")
+    n = cr.get_num_threads()
+    assert n >= 1
+    cr.set_num_threads(n)
+    with pytest.raises(ValueError, match="set_num_threads"):
+        cr.set_num_threads(0)
+
+
+def test_modulo_operator_is_differentiable_remainder() -> None:
+    x = cr.tensor([5.0, -3.0], requires_grad=True)
+    y = x % 2
+    assert y.tolist() == [1.0, 1.0] and y.grad_fn.name() == "RemainderBackward"
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+    assert (cr.tensor([5, -3]) % 2).tolist() == [1, 1]
+    assert (7 % cr.tensor([2.0, 3.0])).tolist() == [1.0, 1.0]

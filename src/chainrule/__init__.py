@@ -68,6 +68,14 @@ from chainrule.legacy import (
     ShortTensor,
 )
 from chainrule.printing import get_printoptions, set_printoptions
+from chainrule.runtime import (
+    are_deterministic_algorithms_enabled,
+    get_default_device,
+    get_num_threads,
+    set_default_device,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 from chainrule.size import Size
 
 __version__ = "0.1.0"

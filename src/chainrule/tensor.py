@@ -431,7 +431,10 @@ class Tensor(TensorMethods):
         return _compare(np.floor_divide, self, other)
 
     def __mod__(self, other: Any) -> Tensor:
-        return _compare(np.remainder, self, other)
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ops.remainder(other, self)
 
     # comparisons and logic: no gradient, boolean results
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
