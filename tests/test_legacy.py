@@ -92,3 +92,9 @@ def test_tutorial_idioms_run() -> None:
     assert x.is_cuda is False and x.size(-1) == 3 and x.dim() == 2
     assert (x.argmax(1) == x.argmax(1)).sum().item() == 4
     assert cr.is_tensor(x) and x.numel() == 12 and x.nelement() == 12
+
+
+def test_f_strings_of_zero_dim_tensors_print_the_number_as_torch() -> None:
+    assert f"{cr.tensor(0)}|{cr.tensor(1.5)}|{cr.tensor(2.5, requires_grad=True)}" == \
+        "0|1.5|2.5"
+    assert f"{cr.tensor([1, 2])}" == "tensor([1, 2])" and f"{cr.tensor(0.25):.1f}" == "0.2"

@@ -822,7 +822,7 @@ class Tensor(TensorMethods):
         return _format_tensor(self)
 
     def __format__(self, spec: str) -> str:
-        if self.data.ndim == 0 and spec:
+        if self.data.ndim == 0:  # f"{loss}" prints the number, as PyTorch
             return format(self.item(), spec)
         return repr(self)
 
