@@ -98,3 +98,15 @@ def test_f_strings_of_zero_dim_tensors_print_the_number_as_torch() -> None:
     assert f"{cr.tensor(0)}|{cr.tensor(1.5)}|{cr.tensor(2.5, requires_grad=True)}" == \
         "0|1.5|2.5"
     assert f"{cr.tensor([1, 2])}" == "tensor([1, 2])" and f"{cr.tensor(0.25):.1f}" == "0.2"
+
+
+def test_memory_and_device_queries_answer_as_torch_on_cpu() -> None:
+    x = cr.randn(2, 3)
+    assert x.get_device() == -1 and x.ndimension() == 2 and not x.is_pinned()
+    assert x.stride() == (3, 1) and x.t().stride() == (1, 3) and x.stride(0) == 3
+    assert x.share_memory_() is x
+    with pytest.raises(RuntimeError, match="accelerator"):
+        x.pin_memory()
+    if torch is not None:
+        tx = torch.randn(2, 3)
+        assert tx.get_device() == -1 and tx.t().stride() == (1, 3)

@@ -293,3 +293,28 @@ class TensorMethods:
             self.data[...] = np.vectorize(callable, otypes=[self.data.dtype])(self.data)
         self._version[0] += 1
         return self
+
+    # -- memory and device queries (CPU, contiguous, NumPy-owned) -----------------------
+    def get_device(self) -> int:
+        """-1: the tensor is on the CPU, as PyTorch answers for CPU tensors."""
+        return -1
+
+    def ndimension(self) -> int:
+        return self.data.ndim
+
+    def stride(self, dim: int | None = None) -> Any:
+        """Strides in elements (NumPy's byte strides divided by the item size)."""
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        return strides if dim is None else strides[dim]
+
+    def is_pinned(self) -> bool:
+        return False
+
+    def pin_memory(self) -> Tensor:
+        """Pinned memory is for accelerator transfers: it raises, as PyTorch without one."""
+        raise RuntimeError("pin_memory: cannot access accelerator device when none is "
+                           "available (chainrule runs on the CPU only)")
+
+    def share_memory_(self) -> Tensor:
+        """A no-op: chainrule does not share tensors across processes."""
+        return self  # type: ignore[return-value]
