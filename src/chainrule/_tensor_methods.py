@@ -318,3 +318,155 @@ class TensorMethods:
     def share_memory_(self) -> Tensor:
         """A no-op: chainrule does not share tensors across processes."""
         return self  # type: ignore[return-value]
+
+    # -- more of PyTorch's everyday methods -----------------------------------------
+    def type_as(self, other: Any) -> Tensor:
+        return self.to(other.dtype)  # type: ignore[attr-defined]
+
+    def byte(self) -> Tensor:
+        return self.to(np.uint8)  # type: ignore[attr-defined]
+
+    def char(self) -> Tensor:
+        return self.to(np.int8)  # type: ignore[attr-defined]
+
+    def short(self) -> Tensor:
+        return self.to(np.int16)  # type: ignore[attr-defined]
+
+    def select(self, dim: int, index: int) -> Tensor:
+        return _ops().select(self, dim, index)
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        return _ops().movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def mv(self, vec: Any) -> Tensor:
+        return _ops().mv(self, vec)
+
+    def addcmul(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        return _ops().addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        return _ops().addcdiv(self, tensor1, tensor2, value=value)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return _ops().lerp(self, end, weight)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return _ops().logaddexp(self, other)
+
+    def hypot(self, other: Any) -> Tensor:
+        return _ops().hypot(self, other)
+
+    def clamp_min(self, min: Any) -> Tensor:
+        return _ops().clamp_min(self, min)
+
+    def clamp_max(self, max: Any) -> Tensor:
+        return _ops().clamp_max(self, max)
+
+    def tan(self) -> Tensor:
+        return _ops().tan(self)
+
+    def asin(self) -> Tensor:
+        return _ops().asin(self)
+
+    def acos(self) -> Tensor:
+        return _ops().acos(self)
+
+    def atan(self) -> Tensor:
+        return _ops().atan(self)
+
+    arcsin, arccos, arctan = asin, acos, atan
+
+    def sinh(self) -> Tensor:
+        return _ops().sinh(self)
+
+    def cosh(self) -> Tensor:
+        return _ops().cosh(self)
+
+    # in place: the out-of-place op written back (Tensor._inplace records or refuses it)
+    def _unary_(self, name: str, fn: Any) -> Tensor:
+        return self._inplace(name, fn)  # type: ignore[attr-defined]
+
+    def exp_(self) -> Tensor:
+        return self._unary_("exp_", lambda t: _ops().exp(t))
+
+    def neg_(self) -> Tensor:
+        return self._unary_("neg_", lambda t: _ops().neg(t))
+
+    def sqrt_(self) -> Tensor:
+        return self._unary_("sqrt_", lambda t: _ops().sqrt(t))
+
+    def abs_(self) -> Tensor:
+        return self._unary_("abs_", lambda t: _ops().abs(t))
+
+    def relu_(self) -> Tensor:
+        return self._unary_("relu_", lambda t: _ops().relu(t))
+
+    def sigmoid_(self) -> Tensor:
+        return self._unary_("sigmoid_", lambda t: _ops().sigmoid(t))
+
+    def tanh_(self) -> Tensor:
+        return self._unary_("tanh_", lambda t: _ops().tanh(t))
+
+    def floor_(self) -> Tensor:
+        return self._unary_("floor_", lambda t: _ops().floor(t))
+
+    def round_(self, *, decimals: int = 0) -> Tensor:
+        return self._unary_("round_", lambda t: _ops().round(t, decimals=decimals))
+
+    def clamp_min_(self, min: Any) -> Tensor:
+        return self._unary_("clamp_min_", lambda t: _ops().clamp(t, min=min))
+
+    def clamp_max_(self, max: Any) -> Tensor:
+        return self._unary_("clamp_max_", lambda t: _ops().clamp(t, max=max))
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        return self._inplace("addcmul_", lambda t: _ops().addcmul(  # type: ignore[attr-defined]
+            t, tensor1, tensor2, value=value), tensor1, tensor2)
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        return self._inplace("addcdiv_", lambda t: _ops().addcdiv(  # type: ignore[attr-defined]
+            t, tensor1, tensor2, value=value), tensor1, tensor2)
+
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        return self._inplace("lerp_", lambda t: _ops().lerp(  # type: ignore[attr-defined]
+            t, end, weight), end, weight)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with 1 (probability ``p``) or 0, from chainrule's seeded generator."""
+        from chainrule.random import _np_generator
+
+        self._check_inplace_leaf("bernoulli_")  # type: ignore[attr-defined]
+        prob = p.data if hasattr(p, "data") and not isinstance(p, float) else p
+        draw = _np_generator(generator).random(self.data.shape) < prob
+        self.data[...] = draw
+        self._version[0] += 1  # type: ignore[attr-defined]
+        return self  # type: ignore[return-value]
+
+    def _reshape_(self, name: str, shape: tuple[int, ...]) -> Tensor:
+        from chainrule.autograd.grad_mode import is_grad_enabled
+
+        if is_grad_enabled() and self.requires_grad:  # type: ignore[attr-defined]
+            raise RuntimeError(f"{name}: changing the shape of a tensor that requires grad in "
+                               f"place is not supported; use the out-of-place form")
+        self.data = self.data.reshape(shape)
+        return self  # type: ignore[return-value]
+
+    def unsqueeze_(self, dim: int) -> Tensor:
+        d = dim if dim >= 0 else dim + self.data.ndim + 1
+        shape = self.data.shape
+        return self._reshape_("unsqueeze_", shape[:d] + (1,) + shape[d:])
+
+    def squeeze_(self, dim: Any = None) -> Tensor:
+        return self._reshape_("squeeze_", tuple(_ops().squeeze(self.detach(), *(  # type: ignore
+            () if dim is None else (dim,))).shape))
+
+    def t_(self) -> Tensor:
+        from chainrule.autograd.grad_mode import is_grad_enabled
+
+        if is_grad_enabled() and self.requires_grad:  # type: ignore[attr-defined]
+            raise RuntimeError("t_: transposing a tensor that requires grad in place is not "
+                               "supported; use t()")
+        self.data = self.data.T
+        return self  # type: ignore[return-value]

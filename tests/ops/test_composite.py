@@ -95,3 +95,52 @@ def test_set_printoptions_changes_precision_and_summary() -> None:
             assert repr(torch.tensor([1.23456, 2.0])) == "tensor([1.23, 2.00])"
         finally:
             torch.set_printoptions(profile="default")
+
+
+MORE = [  # (chainrule function, torch function) of two (3, 4) inputs
+    (lambda a, b: cr.addcmul(a, a, b, value=0.5), lambda a, b: torch.addcmul(a, a, b, value=0.5)),
+    (lambda a, b: a.addcdiv(a, b * b + 1, value=2.0),
+     lambda a, b: a.addcdiv(a, b * b + 1, value=2.0)),
+    (lambda a, b: a.lerp(b, 0.3), lambda a, b: a.lerp(b, 0.3)),
+    (lambda a, b: cr.logaddexp(a, b[0]), lambda a, b: torch.logaddexp(a, b[0])),
+    (lambda a, b: cr.hypot(a, b), lambda a, b: torch.hypot(a, b)),
+    (lambda a, b: a.clamp_min(0.1) + b.clamp_max(-0.1), lambda a, b: a.clamp_min(0.1)
+     + b.clamp_max(-0.1)),
+    (lambda a, b: cr.mv(a, b[0]), lambda a, b: torch.mv(a, b[0])),
+    (lambda a, b: a.select(1, 2) * b.select(0, -1)[:3],
+     lambda a, b: a.select(1, 2) * b.select(0, -1)[:3]),
+    (lambda a, b: cr.movedim(cr.stack([a, b]), (0, 1), (2, 0)),
+     lambda a, b: torch.movedim(torch.stack([a, b]), (0, 1), (2, 0))),
+    (lambda a, b: cr.hstack([a, b]) + 0, lambda a, b: torch.hstack([a, b]) + 0),
+    (lambda a, b: cr.vstack([a[0], b]), lambda a, b: torch.vstack([a[0], b])),
+]
+
+
+@pytest.mark.parametrize("k", range(len(MORE)))
+def test_more_composites_equal_torch(k: int) -> None:
+    a, b = make_inputs([(3, 4), (3, 4)], seed=k)
+    fn, tfn = MORE[k]
+    check_op(fn, [a, b], tfn if torch is not None else None)
+
+
+def test_in_place_forms_and_casts() -> None:
+    x = cr.tensor([[-1.0, 4.0]])
+    assert x.clone().relu_().tolist() == [[0.0, 4.0]] and x.clone().abs_().tolist() == [[1, 4]]
+    assert x.clone().sqrt_()[0, 1].item() == 2.0 and x.clone().neg_().tolist() == [[1.0, -4.0]]
+    y = x.clone()
+    y.addcmul_(x, x, value=2.0).lerp_(cr.zeros(1, 2), 0.5)
+    assert y.tolist() == [[0.5, 18.0]]
+    assert x.clone().unsqueeze_(0).shape == (1, 1, 2) and x.clone().squeeze_().shape == (2,)
+    assert x.clone().t_().shape == (2, 1)
+    assert x.type_as(cr.tensor([1])).dtype == cr.int64 and x.byte().dtype == cr.uint8
+    assert x.short().dtype == cr.int16 and x.char().dtype == cr.int8
+    cr.manual_seed(0)
+    draws = cr.zeros(2000).bernoulli_(0.25)
+    assert set(draws.tolist()) <= {0.0, 1.0} and abs(draws.mean().item() - 0.25) < 0.04
+    w = cr.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="unsqueeze_"):
+        w.unsqueeze_(0)
+    h = w * 1
+    h.exp_()
+    h.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.e, rtol=1e-6)

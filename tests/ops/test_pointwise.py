@@ -13,7 +13,8 @@ from tests.opcheck import BROADCAST_SHAPES, check_op, make_inputs, t64, torch
 
 SMOOTH = [  # (name, low, high): inputs drawn away from each function's singularities
     ("log2", 0.5, 3.0), ("log10", 0.5, 3.0), ("expm1", -2.0, 2.0), ("erf", -2.0, 2.0),
-    ("rsqrt", 0.5, 3.0), ("frac", 0.1, 0.9),
+    ("rsqrt", 0.5, 3.0), ("frac", 0.1, 0.9), ("tan", -1.2, 1.2), ("asin", -0.9, 0.9),
+    ("acos", -0.9, 0.9), ("atan", -3.0, 3.0), ("sinh", -2.0, 2.0), ("cosh", -2.0, 2.0),
 ]
 
 

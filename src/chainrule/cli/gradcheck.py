@@ -156,6 +156,12 @@ OPS: list[OpCase] = [
     OpCase("tile", lambda a: cr.tile(a, (2,)), ((3, 4),)),
     OpCase("repeat_interleave", lambda a: cr.repeat_interleave(a, cr.tensor([1, 0, 2]), 0),
            ((3, 4),)),
+    OpCase("tan", lambda a: cr.tan(a), ((3, 4),), low=-1.2, high=1.2),
+    OpCase("asin", lambda a: cr.asin(a), ((3, 4),), low=-0.9, high=0.9),
+    OpCase("acos", lambda a: cr.acos(a), ((3, 4),), low=-0.9, high=0.9),
+    OpCase("atan", lambda a: cr.atan(a), ((3, 4),)),
+    OpCase("sinh", lambda a: cr.sinh(a), ((3, 4),)),
+    OpCase("cosh", lambda a: cr.cosh(a), ((3, 4),)),
 ]
 
 

@@ -19,7 +19,9 @@ from chainrule.tensor import Tensor
 
 __all__ = [
     "unbind", "diag", "diagonal", "trace", "masked_select", "addmm", "var_mean", "std_mean",
-    "meshgrid", "broadcast_tensors", "unique", "nonzero", "argwhere",
+    "meshgrid", "broadcast_tensors", "unique", "nonzero", "argwhere", "addcmul", "addcdiv",
+    "lerp", "logaddexp", "hypot", "clamp_min", "clamp_max", "mv", "select", "movedim",
+    "moveaxis", "hstack", "vstack", "row_stack",
 ]
 
 
@@ -175,3 +177,106 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
 
 def argwhere(input: Tensor) -> Tensor:
     return nonzero(input)
+
+
+def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2``."""
+    prod = tensor1 * tensor2
+    return input + (prod * value if value != 1 else prod)
+
+
+def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2``."""
+    quot = tensor1 / tensor2
+    return input + (quot * value if value != 1 else quot)
+
+
+def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:
+    """``input + weight * (end - input)`` (e.g. an exponential moving average)."""
+    return input + (end - input) * weight
+
+
+def logaddexp(input: Tensor, other: Any) -> Tensor:
+    """``log(exp(input) + exp(other))``, stable for large inputs."""
+    from chainrule.ops.reduce import logsumexp
+    from chainrule.ops.shape import stack
+
+    a, b = broadcast_tensors(*(x if isinstance(x, Tensor) else Tensor._make(np.asarray(x))
+                               for x in (input, other)))
+    return logsumexp(stack([a, b]), 0)
+
+
+def hypot(input: Tensor, other: Any) -> Tensor:
+    """``sqrt(input**2 + other**2)`` elementwise."""
+    from chainrule.ops.elementwise import sqrt
+
+    return sqrt(input * input + other * other)
+
+
+def clamp_min(input: Tensor, min: Any) -> Tensor:
+    from chainrule.ops.elementwise import clamp
+
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max: Any) -> Tensor:
+    from chainrule.ops.elementwise import clamp
+
+    return clamp(input, max=max)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix-vector product ``input @ vec`` ((n, m) and (m,) give (n,))."""
+    if _tensor("mv", input).ndim != 2 or _tensor("mv", vec).ndim != 1:
+        raise ShapeError(f"mv: expected a matrix and a vector, got shapes "
+                         f"{tuple(input.shape)} and {tuple(vec.shape)}")
+    return input @ vec
+
+
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim``, without that dimension."""
+    x = _tensor("select", input)
+    d = _dim("select", dim, x.ndim)
+    return getitem(x, (slice(None),) * d + (int(index),))
+
+
+def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    """``input`` with dimensions ``source`` moved to ``destination`` (others keep order)."""
+    x = _tensor("movedim", input)
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: source {src} and destination {dst} must have the same "
+                           "number of dimensions")
+    src = tuple(_dim("movedim", s, x.ndim) for s in src)
+    dst = tuple(_dim("movedim", d, x.ndim) for d in dst)
+    order = [n for n in range(x.ndim) if n not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return x.permute(order)
+
+
+moveaxis = movedim
+
+
+def _stack_along(op: str, tensors: Any, dim: int, min_ndim: int) -> Tensor:
+    from chainrule.ops.shape import cat
+
+    ts = [t.reshape(1, -1) if min_ndim == 2 and t.ndim < 2 else t for t in tensors]
+    if min_ndim == 1:
+        ts = [t.reshape(1) if t.ndim == 0 else t for t in ts]
+        dim = 0 if ts and ts[0].ndim == 1 else dim
+    return cat(ts, dim)
+
+
+def hstack(tensors: Any) -> Tensor:
+    """Concatenate along the second dimension (the first for 1-D tensors)."""
+    return _stack_along("hstack", tensors, 1, 1)
+
+
+def vstack(tensors: Any) -> Tensor:
+    """Concatenate along the first dimension, 1-D tensors becoming rows."""
+    return _stack_along("vstack", tensors, 0, 2)
+
+
+row_stack = vstack

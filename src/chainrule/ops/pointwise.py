@@ -24,7 +24,8 @@ from chainrule.tensor import Tensor
 
 __all__ = [
     "floor", "ceil", "round", "trunc", "fix", "frac", "remainder", "fmod", "atan2",
-    "arctan2", "log2", "log10", "expm1", "erf", "rsqrt", "nan_to_num",
+    "arctan2", "log2", "log10", "expm1", "erf", "rsqrt", "nan_to_num", "tan", "asin",
+    "arcsin", "acos", "arccos", "atan", "arctan", "sinh", "cosh",
 ]
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -235,6 +236,102 @@ class Rsqrt(Op):
         return dY * (y * y * y) * -0.5
 
 
+class Tan(Op):
+    """y = tan(x)."""
+
+    save_output = True
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.tan(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * (1 + Y**2)  (*) = (*)(*)"""
+        y = self.output()
+        return dY * (y * y + 1)
+
+
+class Asin(Op):
+    """y = arcsin(x), for x in [-1, 1]."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.arcsin(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY / sqrt(1 - x**2)  (*) = (*)(*)"""
+        x = self.input(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return dY / _math.sqrt(1 - x * x)
+
+
+class Acos(Op):
+    """y = arccos(x), for x in [-1, 1]."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.arccos(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = -dY / sqrt(1 - x**2)  (*) = (*)(*)"""
+        x = self.input(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -dY / _math.sqrt(1 - x * x)
+
+
+class Atan(Op):
+    """y = arctan(x)."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.arctan(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY / (1 + x**2)  (*) = (*)(*)"""
+        x = self.input(0)
+        return dY / (x * x + 1)
+
+
+class Sinh(Op):
+    """y = sinh(x)."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.sinh(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * cosh(x)  (*) = (*)(*)"""
+        x = self.input(0)
+        return dY * (cosh(x) if isinstance(x, Tensor) else np.cosh(x))
+
+
+class Cosh(Op):
+    """y = cosh(x)."""
+
+    save_inputs = (0,)
+    shapes = {"x": "(*)", "Y": "(*)"}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.cosh(x)
+
+    def backward(self, dY: Any) -> Any:
+        """dx = dY * sinh(x)  (*) = (*)(*)"""
+        x = self.input(0)
+        return dY * (sinh(x) if isinstance(x, Tensor) else np.sinh(x))
+
+
 class NanToNum(Op):
     """y = x with NaN, +inf and -inf replaced by finite numbers."""
 
@@ -355,3 +452,30 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
     if x.data.dtype.kind in "biu":
         return Tensor._make(x.data.copy())
     return NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def tan(input: Tensor) -> Tensor:
+    return Tan.apply(_floating("tan", input))
+
+
+def asin(input: Tensor) -> Tensor:
+    return Asin.apply(_floating("asin", input))
+
+
+def acos(input: Tensor) -> Tensor:
+    return Acos.apply(_floating("acos", input))
+
+
+def atan(input: Tensor) -> Tensor:
+    return Atan.apply(_floating("atan", input))
+
+
+def sinh(input: Tensor) -> Tensor:
+    return Sinh.apply(_floating("sinh", input))
+
+
+def cosh(input: Tensor) -> Tensor:
+    return Cosh.apply(_floating("cosh", input))
+
+
+arcsin, arccos, arctan = asin, acos, atan
