@@ -97,7 +97,7 @@ def test_masked_fill_broadcast_mask_and_tensor_value() -> None:
              (lambda t, v: t.masked_fill(_t(mask), v.sum())) if torch else None)
     with pytest.raises(TypeError, match="boolean mask"):
         cr.masked_fill(cr.tensor(x), cr.tensor([1, 0, 1, 0]), 0.0)
-    with pytest.raises(ValueError, match=r"mask of shape \(3,\) does not broadcast"):
+    with pytest.raises(ValueError, match=r"mask of shape \(3,\) does not broadcast with"):
         cr.masked_fill(cr.tensor(x), cr.tensor([True, False, True]), 0.0)
 
 
@@ -128,3 +128,10 @@ def test_narrow_and_index_errors() -> None:
         cr.gather(cr.tensor(x), 0, cr.tensor([[0.0]]))
     with pytest.raises(IndexError, match="index_select: index 9"):
         cr.index_select(cr.tensor(x), 1, cr.tensor([9]))
+
+
+def test_masked_fill_with_a_larger_mask_broadcasts_the_input_as_torch() -> None:
+    (x,) = make_inputs([(3,)], seed=8)
+    mask = np.array([[True, False, False], [False, False, True]])
+    check_op(lambda t: cr.masked_fill(t, cr.tensor(mask), 1.0), [x],
+             (lambda t: t.masked_fill(_t(mask), 1.0)) if torch else None)

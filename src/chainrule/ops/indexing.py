@@ -382,7 +382,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 
 
 def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
-    """``input`` with ``value`` where the boolean ``mask`` (broadcast to its shape) is True.
+    """``input`` with ``value`` where the boolean ``mask`` is True (the two broadcast).
 
     ``value`` is a number or a 0-d tensor (which then receives the gradient of the
     filled elements).
@@ -394,10 +394,12 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
     try:
         shape = np.broadcast_shapes(m.shape, tuple(x.shape))
     except ValueError:
-        shape = None
-    if shape != tuple(x.shape):
-        raise ShapeError(f"masked_fill: the mask of shape {m.shape} does not broadcast to the "
-                         f"input's shape {tuple(x.shape)}")
+        raise ShapeError(f"masked_fill: the mask of shape {m.shape} does not broadcast with "
+                         f"the input's shape {tuple(x.shape)}") from None
+    if shape != tuple(x.shape):  # a larger mask broadcasts the input, as PyTorch
+        from chainrule.ops.shape import broadcast_to
+
+        x = broadcast_to(x, shape)
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise ShapeError(f"masked_fill: only supports a 0-dimensional value tensor, got "
