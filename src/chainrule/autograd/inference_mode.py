@@ -8,6 +8,7 @@ decorator, with or without parentheses; ``inference_mode(False)`` changes nothin
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,14 @@ from chainrule.autograd.grad_mode import is_grad_enabled, set_grad_enabled
 
 __all__ = ["inference_mode", "is_inference_mode_enabled"]
 
-_depth = [0]  # how many enabled inference_mode blocks are open
+class _Depth(threading.local):
+    """How many enabled inference_mode blocks this thread has open (grad mode is per
+    thread, as in PyTorch, so inference mode is too)."""
+
+    n = 0
+
+
+_depth = _Depth()
 
 
 class inference_mode:  # noqa: N801 - PyTorch's name
@@ -34,11 +42,11 @@ class inference_mode:  # noqa: N801 - PyTorch's name
         self._prev.append(is_grad_enabled())
         if self.mode:
             set_grad_enabled(False)
-            _depth[0] += 1
+            _depth.n += 1
 
     def __exit__(self, *exc: object) -> None:
         if self.mode:
-            _depth[0] -= 1
+            _depth.n -= 1
         set_grad_enabled(self._prev.pop())
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,4 +65,4 @@ class inference_mode:  # noqa: N801 - PyTorch's name
 
 def is_inference_mode_enabled() -> bool:
     """True inside an enabled ``inference_mode`` block."""
-    return _depth[0] > 0
+    return _depth.n > 0
