@@ -47,10 +47,11 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 REPORTED_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_ENABLE_INSTRUCTIONS",
                  "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
-WORKLOAD_NAMES = ("mlp_784", "mlp_tiny", "mlp_digits", "per_op", "chain_100k", "memory")
+WORKLOAD_NAMES = ("mlp_784", "mlp_tiny", "mlp_digits", "per_op", "chain_100k", "memory",
+                  "gpt_tiny", "lstm_lm")
 
 #: default rounds (samples per library) and seconds per sample, by workload kind
-ROUNDS = {"mlp": 21, "per_op": 21, "chain": 5}
+ROUNDS = {"mlp": 21, "per_op": 21, "chain": 5, "seq": 11}
 SAMPLE_SECONDS = 0.1
 CHECK_STEPS = 10  # training steps whose losses are compared across libraries
 MEMORY_STEPS = 3
@@ -253,6 +254,8 @@ TARGETS: dict[str, tuple[str, Any]] = {
     "per_op": ("chainrule <= 5 us/op",
                lambda row: row["stats"]["chainrule"]["median"] <= 5e-6),
     "memory_rss": _ratio_target(1.2),
+    "gpt_tiny": _ratio_target(1.15),
+    "lstm_lm": _ratio_target(1.5),
 }
 
 
@@ -618,6 +621,13 @@ def _time_job(spec: dict[str, Any]) -> dict[str, Any]:
     if w.kind == "mlp":
         steps = W.make_mlp_steps(size, libs)
         out["check"] = W.check_mlp(steps, spec["check_steps"])  # also the warm-up
+        out["inner"] = inner = W.calibrate(steps["numpy"], target)
+        out["clocks"] = _timed(W, steps, rounds, inner)
+    elif w.kind == "seq":  # the GPT and LSTM steps: checked as the MLPs are
+        from bench.sequence_workloads import make_seq_steps
+
+        steps = make_seq_steps(size, libs)
+        out["check"] = W.check_mlp(steps, spec["check_steps"])
         out["inner"] = inner = W.calibrate(steps["numpy"], target)
         out["clocks"] = _timed(W, steps, rounds, inner)
     elif w.kind == "per_op":

@@ -95,7 +95,7 @@ class Workload:
         if isinstance(spec, MLPSpec):
             fields["sizes"] = "-".join(str(n) for n in spec.sizes)
             fields["loss"] = spec.loss.upper()
-        else:
+        elif isinstance(spec, ChainSpec):
             fields["n_ops"] = f"{spec.n_ops:,}"
         return self.title.format(**fields)
 
@@ -517,3 +517,9 @@ def measure_memory(spec: MLPSpec, lib: str, method: str, n_steps: int = 3) -> di
     finally:
         tracemalloc.stop()
     return {"peak_bytes": peak, "losses": losses}
+
+
+# seq: the GPT and LSTM steps (bench/sequence_workloads.py)
+from bench.sequence_workloads import SEQUENCE_WORKLOADS  # noqa: E402
+
+WORKLOADS.update(SEQUENCE_WORKLOADS)

@@ -59,3 +59,34 @@ def test_randint_and_randperm() -> None:
 def test_negative_size_raises() -> None:
     with pytest.raises(ValueError, match="negative dimension"):
         cr.zeros(-1)
+
+
+# -- bounds that would wrap (issue 11.6) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((2**63,), "overflow"),
+        ((0, 2**63), "overflow"),
+        ((-(2**63) - 1, 0), "overflow"),
+        ((0, 1, 0), "step must be nonzero"),
+        ((5, 0), "inconsistent with step sign"),
+        ((float("inf"),), "unsupported range"),
+        ((0.0, float("nan")), "unsupported range"),
+    ],
+)
+def test_arange_bounds_that_would_wrap_are_errors(args, match) -> None:
+    with pytest.raises(RuntimeError, match=match):
+        cr.arange(*args)
+
+
+def test_arange_still_counts_down_and_in_fractions() -> None:
+    assert cr.arange(10, 0, -3).tolist() == [10, 7, 4, 1]
+    assert cr.arange(0, 1, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert cr.arange(2**62, 2**62 + 2).tolist() == [2**62, 2**62 + 1]
+
+
+def test_arange_too_long_for_memory_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError, match="too many elements"):
+        cr.arange(2**62)

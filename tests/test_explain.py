@@ -502,3 +502,50 @@ def test_batched_linear_folds_batch_dimensions_into_n() -> None:
     text = {r.grad: str(r) for r in row.rules}
     assert text["dX"].endswith("(10,3) = (10,4)(4,3)")
     assert text["dW"].endswith("(4,3) = (4,10)(10,3)")
+
+
+# -- several top-level modules, custom Functions (issue 10.5) ---------------------------
+
+
+def test_parameters_of_several_top_level_modules_are_named_unambiguously() -> None:
+    from chainrule import nn
+
+    encoder, decoder = nn.Linear(3, 4), nn.Linear(4, 3)
+    head = nn.Sequential(nn.Linear(3, 2))
+    loss = head(decoder(encoder(cr.randn(2, 3)))).sum()
+    text = str(cr.explain(loss))
+    for name in ("Linear#1.weight", "Linear#2.weight", "Linear#1.bias", "Linear#2.bias",
+                 "Sequential.0.weight"):
+        assert name in text
+    assert " weight " not in text and " W=weight" not in text
+    # one module in the graph: its own names, unprefixed
+    single = nn.Linear(3, 1)
+    assert "W=weight" in str(cr.explain(single(cr.randn(2, 3)).sum()))
+
+
+def test_a_custom_function_row_shows_its_docstring_rule() -> None:
+    class Cube(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, dY):
+            """dx = 3 * x**2 * dY  (*) = (*)"""
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * dY
+
+    class Plain(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x + 1
+
+        @staticmethod
+        def backward(ctx, dY):
+            return dY
+
+    x = cr.randn(3, requires_grad=True)
+    text = str(cr.explain(Plain.apply(Cube.apply(x)).sum()))
+    assert "Cube" in text and "dx = 3 * x**2 * dY" in text
+    assert "Plain" in text

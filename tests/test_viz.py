@@ -144,8 +144,9 @@ def test_render_without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert (tmp_path / "graph.dot").exists()  # the source is written all the same
     with pytest.raises(viz.GraphvizNotFoundError, match="PNG"):
         viz.render(z, tmp_path / "graph", format="png")
-    # no format asked for: the .dot alone, no error
-    assert viz.render(z, tmp_path / "plain") == [tmp_path / "plain.dot"]
+    # no format asked for: the .dot alone, no error, but a warning saying how to install it
+    with pytest.warns(viz.GraphvizNotInstalledWarning, match="apt-get install graphviz"):
+        assert viz.render(z, tmp_path / "plain") == [tmp_path / "plain.dot"]
 
 
 def test_render_rejects_unknown_format(tmp_path: Path) -> None:

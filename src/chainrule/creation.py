@@ -3,6 +3,7 @@ and the ``*_like`` forms, with PyTorch's signatures (sizes as ``2, 3`` or ``(2, 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -78,8 +79,39 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
     if dtype is None:
         ints = all(isinstance(v, int) for v in (start, end, step))
         dtype = dtypes.int64 if ints else dtypes.get_default_dtype()
-    return _make(np.arange(start, end, step).astype(dtypes.as_dtype(dtype)), requires_grad,
-                 device, "arange")
+    _check_arange(start, end, step)
+    try:
+        values = np.arange(start, end, step)
+    except (ValueError, MemoryError) as e:  # more elements than memory can hold
+        raise RuntimeError(f"arange({start}, {end}, {step}): too many elements ({e})") from None
+    return _make(values.astype(dtypes.as_dtype(dtype)), requires_grad, device, "arange")
+
+
+def _check_arange(start: Any, end: Any, step: Any) -> None:
+    """PyTorch's checks, before NumPy can wrap a bound past int64 into an empty range."""
+    bounds = []
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        v = v.item() if isinstance(v, Tensor | np.generic) else v
+        if isinstance(v, int) and not -(2**63) <= v < 2**63:
+            raise RuntimeError(
+                f"arange: {name}={v} cannot be converted to int64 without overflow"
+            )
+        if isinstance(v, float) and not math.isfinite(v):
+            raise RuntimeError(f"arange: unsupported range: {start} -> {end} (step {step})")
+        bounds.append(v)
+    start, end, step = bounds
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(
+            f"arange: upper bound {end} and lower bound {start} inconsistent with step sign "
+            f"({step})"
+        )
+    length = math.ceil((end - start) / step) if isinstance(step, float) or any(
+        isinstance(v, float) for v in (start, end)
+    ) else -((start - end) // step)
+    if length >= 2**63:
+        raise RuntimeError(f"arange: {length} elements do not fit in int64")
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,

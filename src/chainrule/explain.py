@@ -24,7 +24,7 @@ import inspect
 import math
 import operator
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -503,15 +503,16 @@ def _backward_order(root: Node) -> list[Node]:
     return order
 
 
-def _param_names(params: Any) -> dict[int, str]:
-    """{id(tensor): name} from ``params``, or from the last Module called."""
+def _param_names(params: Any, leaves: Collection[int] | None = None) -> dict[int, str]:
+    """{id(tensor): name} from ``params``, or from the last Modules called that own one of
+    ``leaves`` (prefixed by module when several would give the same name)."""
     names: dict[int, str] = {}
     if params is None:
         try:
             from chainrule.nn.modules.module import parameter_names
         except ImportError:
             return names
-        return dict(parameter_names() or {})
+        return dict(parameter_names(leaves) or {})
     if hasattr(params, "named_parameters"):
         params = params.named_parameters()
     items = params.items() if isinstance(params, Mapping) else params
@@ -637,7 +638,6 @@ class _Builder:
 
     def __init__(self, tensor: Tensor, params: Any) -> None:
         self.tensor = tensor
-        self.names = _param_names(params)
         self._local: dict[Any, Any] = {}  # (class, shapes, needs) -> what _bind returns
         root = tensor.grad_fn
         self.order = _backward_order(root) if root is not None else []
@@ -658,6 +658,7 @@ class _Builder:
         if root is None and tensor.requires_grad:
             self.leaves.append(tensor)
         self.leaf_of = {id(t): t for t in self.leaves}
+        self.names = _param_names(params, self.leaf_of)
         self._name_leaves()
         self._number_steps()
 

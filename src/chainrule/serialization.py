@@ -22,20 +22,32 @@ checkpoint's arrays under readable names, and ``cr.load`` reads any safetensors 
 written by another library comes back as a dict of name -> Tensor).
 
 Saving to a path is atomic: the bytes go to a temporary file in the same directory
-(``.<name>.tmp-<random>``), which is flushed, fsynced and renamed onto the target, then the
-directory is fsynced. A crash mid-save leaves the previous checkpoint intact (and at worst
-a stray temporary file, which nothing reads).
+(``.<name>.tmp-<host>-<pid>-<random>``), which is flushed, fsynced and renamed onto the
+target, then the directory is fsynced. A crash mid-save leaves the previous checkpoint
+intact; its temporary file is removed by the next save to that path (see
+:mod:`chainrule._atomic`).
+
+Limits, checked on both sides so that what saves also loads: containers nest at most
+:data:`MAX_NESTING` levels deep (whatever the caller's own stack depth); a header is at
+most :data:`MAX_HEADER_SIZE` bytes (100 MB, the safetensors library's cap); a tensor has at
+most as many dimensions as NumPy allows and a size that fits in 64 bits. A hostile or
+foreign file fails with :class:`CheckpointError` naming the file, after work bounded by
+the file's size, and never blocks (a FIFO or device path is refused, not opened).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import io
 import json
 import math
 import os
+import re
+import stat
 import struct
+import threading
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -43,9 +55,16 @@ import numpy as np
 
 from chainrule._atomic import atomic_open
 
-__all__ = ["CheckpointError", "save", "load"]
+__all__ = ["CheckpointError", "save", "load", "MAX_NESTING", "MAX_HEADER_SIZE"]
 
 FORMAT_VERSION = "1"
+#: deepest nesting of containers that ``save`` writes and ``load`` reads
+MAX_NESTING = 200
+#: largest header ``load`` reads (the safetensors library's limit)
+MAX_HEADER_SIZE = 100_000_000
+#: most dimensions of a tensor (NumPy's limit)
+MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
+_MAX_BYTES = 2**63  # sizes and offsets must fit in a signed 64-bit integer
 
 _KEY_FORMAT = "chainrule.format"
 _KEY_STRUCTURE = "chainrule.structure"
@@ -122,9 +141,7 @@ def save(
         >>> model.load_state_dict(ckpt["model"])
     """
     del pickle_module, pickle_protocol, _use_new_zipfile_serialization  # torch-only options
-    encoder = _Encoder()
-    structure = encoder.encode(obj, ())  # every error about obj is raised here, before any I/O
-    header, entries = _build_header(structure, encoder.entries)
+    header, entries = _with_fresh_stack(_encode, obj)  # every error about obj, before any I/O
     if isinstance(path, str | os.PathLike):
         _atomic_write(os.fsdecode(path), header, entries)
     elif callable(getattr(path, "write", None)):
@@ -134,6 +151,38 @@ def save(
             "cr.save: path must be a str, an os.PathLike or a binary file-like object, "
             f"got {_type_name(path)}"
         )
+
+
+def _encode(obj: Any) -> tuple[bytes, list[tuple[str, np.ndarray]]]:
+    encoder = _Encoder()
+    structure = encoder.encode(obj, ())
+    return _build_header(structure, encoder.entries)
+
+
+def _with_fresh_stack(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, rerun in a new thread (an empty call stack) on RecursionError.
+
+    Nesting up to ``MAX_NESTING`` then works however deep in a call stack ``save`` or
+    ``load`` is called; the recursive steps are bounded by that limit.
+    """
+    try:
+        return function(*args)
+    except RecursionError:
+        pass
+    outcome: dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as error:  # re-raised in the calling thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=body, name="chainrule-serialization", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 class _Encoder:
@@ -157,6 +206,11 @@ class _Encoder:
         if isinstance(obj, dict | list | tuple):
             if id(obj) in self._active:
                 raise ValueError(f"cr.save: the object contains itself at {_format_path(path)}")
+            if len(path) >= MAX_NESTING:
+                raise ValueError(
+                    f"cr.save: containers nest more than {MAX_NESTING} levels deep at "
+                    f"{_format_path(path[:3])}... (cr.load reads at most {MAX_NESTING})"
+                )
             self._active.add(id(obj))
             try:
                 return self._encode_container(obj, path)
@@ -330,7 +384,7 @@ def load(
     del map_location, pickle_module, weights_only, mmap, pickle_load_args  # torch-only options
     if isinstance(path, str | os.PathLike):
         name = os.fsdecode(path)
-        with open(name, "rb") as f:
+        with _open_regular(name) as f:
             return _read_checkpoint(f, os.fstat(f.fileno()).st_size, name)
     if not callable(getattr(path, "read", None)):
         raise TypeError(
@@ -339,15 +393,73 @@ def load(
         )
     name = str(getattr(path, "name", f"<{_type_name(path)}>"))
     seekable = getattr(path, "seekable", None)
-    if callable(seekable) and seekable() and callable(getattr(path, "readinto", None)):
+    if callable(seekable) and seekable():
         start = path.tell()
         size = path.seek(0, io.SEEK_END) - start
         path.seek(start)
-        return _read_checkpoint(path, size, name)
-    data = path.read()
-    if not isinstance(data, bytes | bytearray):
-        raise TypeError(f"cr.load: {name}: expected a binary file, read() gave {_type_name(data)}")
-    return _read_checkpoint(io.BytesIO(data), len(data), name)
+        return _read_checkpoint(_Reader(path, name), size, name)
+    # a pipe or socket: read only what the header announces, checking the length first
+    return _read_checkpoint(_Reader(path, name), None, name)
+
+
+class _Reader:
+    """``read(n)`` / ``readinto(view)`` over any binary file-like object, checking types."""
+
+    def __init__(self, f: Any, name: str) -> None:
+        self.f, self.name = f, name
+        self._readinto = getattr(f, "readinto", None)
+
+    def read(self, n: int) -> bytes:
+        chunks, left = [], n
+        while left > 0:
+            data = self.f.read(min(left, 1 << 24))
+            if not isinstance(data, bytes | bytearray):
+                raise TypeError(
+                    f"cr.load: {self.name}: expected a binary file, read() gave {_type_name(data)}"
+                )
+            if not data:
+                break
+            chunks.append(bytes(data))
+            left -= len(data)
+        return b"".join(chunks)
+
+    def readinto(self, view: memoryview) -> int:
+        if callable(self._readinto):
+            return self._readinto(view) or 0
+        data = self.read(min(len(view), 1 << 24))
+        view[: len(data)] = data
+        return len(data)
+
+
+@contextlib.contextmanager
+def _open_regular(name: str) -> Iterator[IO[bytes]]:
+    """Open ``name`` for reading, refusing (without blocking) what is not a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if os.path.isdir(name):
+        raise CheckpointError(f"cr.load: {name}: is a directory, not a checkpoint file")
+    fd = os.open(name, flags)  # O_NONBLOCK: opening a FIFO with no writer does not wait
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a character device" if stat.S_ISCHR(mode)
+                else "a block device" if stat.S_ISBLK(mode)
+                else "a directory" if stat.S_ISDIR(mode)
+                else "not a regular file"
+            )  # fmt: skip
+            raise CheckpointError(
+                f"cr.load: {name}: is {kind}, not a checkpoint file (to read a stream, "
+                "pass an open binary file object)"
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        f = open(fd, "rb")  # noqa: SIM115 - closed below
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
 
 
 class _TensorEntry:
@@ -357,36 +469,82 @@ class _TensorEntry:
         self.name, self.dtype, self.shape, self.begin, self.end = name, dtype, shape, begin, end
 
 
-def _read_checkpoint(f: IO[bytes], size: int, source: str) -> Any:
+_SIGNATURES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a zip archive, e.g. a torch.save file"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"\x80", "a pickle, e.g. an old torch.save file"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+    (b"%PDF", "a PDF document"),
+    (b"\x7fELF", "a program"),
+)
+
+
+def _what_it_is(head: bytes) -> str:
+    """A guess at what a file that is not a checkpoint is, from its first bytes."""
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return f" (it looks like {kind})"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+        return " (it looks like a text file)"
+    return ""
+
+
+def _read_checkpoint(f: Any, size: int | None, source: str) -> Any:
+    """Check and load a checkpoint from ``f``; ``size`` is None for a stream of unknown length."""
+
     def fail(message: str) -> CheckpointError:
         return CheckpointError(f"cr.load: {source}: {message}")
 
-    if size < 8:
-        raise fail(f"truncated: the file is {size} bytes, shorter than the 8-byte header length")
-    prefix = _read_exactly(f, 8, fail)
-    (header_len,) = struct.unpack("<Q", prefix)
-    if header_len > size - 8:
-        hint = (
-            " (it looks like a zip archive, e.g. a torch.save file; chainrule reads only "
-            "safetensors files)"
-            if prefix.startswith(b"PK\x03\x04")
-            else ""
+    def foreign(why: str, head: bytes) -> CheckpointError:
+        return fail(
+            f"not a chainrule checkpoint (nor any safetensors file): {why}{_what_it_is(head)}"
         )
+
+    prefix = f.read(8)
+    if len(prefix) < 8 and _what_it_is(prefix):
+        size_text = "1 byte" if len(prefix) == 1 else f"{len(prefix)} bytes"
+        raise foreign(f"it is only {size_text} long (truncated, or another kind of file)", prefix)
+    if len(prefix) < 8:
         raise fail(
-            f"truncated or not a safetensors file: the header length field says {header_len} "
-            f"bytes, but only {size - 8} bytes follow it{hint}"
+            f"truncated, or not a chainrule checkpoint at all: the file is {len(prefix)} "
+            f"bytes, shorter than the 8-byte header length{_what_it_is(prefix)}"
         )
-    header = _parse_header(_read_exactly(f, header_len, fail), fail)
+    (header_len,) = struct.unpack("<Q", prefix)
+    first = f.read(1) if header_len else b""
+    if not first and header_len and (size is None or size == 8):
+        raise fail(f"truncated: the header length says {header_len} bytes, none follow")
+    if first != b"{":  # a safetensors header is a JSON object
+        raise foreign("it does not start with a safetensors header", prefix + first)
+    if header_len > MAX_HEADER_SIZE:
+        raise fail(
+            f"its header would be {header_len} bytes, more than the {MAX_HEADER_SIZE}-byte "
+            "limit of safetensors files; the file is corrupted or hostile"
+        )
+    if size is not None and header_len > size - 8:
+        raise fail(
+            f"truncated: the header length field says {header_len} bytes, but only "
+            f"{size - 8} bytes follow it"
+        )
+    header = _parse_header(first + _read_exactly(f, header_len - 1, fail), fail)
     metadata = header.pop("__metadata__", None)
     metadata = _check_metadata(metadata, fail)
     entries = [_check_entry(name, spec, fail) for name, spec in header.items()]
-    _check_layout(entries, size - 8 - header_len, fail)
+    _check_layout(entries, None if size is None else size - 8 - header_len, fail)
 
     is_chainrule = any(key.startswith("chainrule.") for key in metadata)
     structure = None
     if is_chainrule:
         structure = _check_chainrule_metadata(metadata, header, entries, fail)
     arrays, data_digest = _read_data(f, entries, fail)
+    if size is None and f.read(1):
+        raise fail("corrupted: unexpected bytes after the data section the header describes")
     if is_chainrule and data_digest != metadata[_KEY_DATA_SHA256]:
         raise fail(
             "corrupted: the SHA-256 of the data section does not match the header "
@@ -399,7 +557,7 @@ def _read_checkpoint(f: IO[bytes], size: int, source: str) -> Any:
     return _decode(structure, _LeafBuilder(arrays), fail)
 
 
-def _read_exactly(f: IO[bytes], n: int, fail: Callable[[str], CheckpointError]) -> bytes:
+def _read_exactly(f: Any, n: int, fail: Callable[[str], CheckpointError]) -> bytes:
     data = f.read(n)
     if len(data) != n:
         raise fail(f"truncated: expected {n} more bytes, the file ended after {len(data)}")
@@ -447,49 +605,64 @@ def _check_metadata(metadata: Any, fail: Callable[[str], CheckpointError]) -> di
     return metadata
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+_ENTRY_KEYS = frozenset(("dtype", "shape", "data_offsets"))
 
 
 def _check_entry(name: str, spec: Any, fail: Callable[[str], CheckpointError]) -> _TensorEntry:
-    if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
+    """One row of the tensor table, checked in work bounded by ``MAX_DIMS`` (a few µs)."""
+    if type(spec) is not dict or spec.keys() != _ENTRY_KEYS:
         raise fail(
-            f"corrupted header: tensor {name!r} must have exactly the keys dtype, shape and "
-            f"data_offsets, got {spec!r:.200}"
+            f"corrupted header: tensor {name!r:.200} must have exactly the keys dtype, shape "
+            f"and data_offsets, got {spec!r:.200}"
         )
     code, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
-    if code not in _CODE_TO_DTYPE:
+    dtype = _CODE_TO_DTYPE.get(code) if type(code) is str else None
+    if dtype is None:
         raise fail(
-            f"tensor {name!r} has dtype {code!r}, which chainrule cannot load "
+            f"tensor {name!r:.200} has dtype {code!r:.100}, which chainrule cannot load "
             f"(supported: {', '.join(_CODE_TO_DTYPE)})"
         )
-    if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+    if type(shape) is not list or len(shape) > MAX_DIMS:
         raise fail(
-            f"corrupted header: tensor {name!r} has shape {shape!r:.200}, "
-            "expected a list of non-negative ints"
+            f"corrupted header: tensor {name!r:.200} has shape {shape!r:.200}, expected a "
+            f"list of at most {MAX_DIMS} non-negative ints"
         )
+    size = 1  # the product of the non-zero sizes (NumPy's limit applies to it)
+    for d in shape:
+        if type(d) is not int or not 0 <= d < _MAX_BYTES:
+            raise fail(
+                f"corrupted header: tensor {name!r:.200} has shape {shape!r:.200}, "
+                "expected a list of non-negative ints below 2**63"
+            )
+        if d:
+            size *= d
     if (
-        not isinstance(offsets, list)
+        type(offsets) is not list
         or len(offsets) != 2
-        or not all(_is_count(o) for o in offsets)
-        or offsets[0] > offsets[1]
+        or type(offsets[0]) is not int
+        or type(offsets[1]) is not int
+        or not 0 <= offsets[0] <= offsets[1] < _MAX_BYTES
     ):
         raise fail(
-            f"corrupted header: tensor {name!r} has data_offsets {offsets!r:.200}, "
-            "expected [begin, end] with 0 <= begin <= end"
+            f"corrupted header: tensor {name!r:.200} has data_offsets {offsets!r:.200}, "
+            "expected [begin, end] with 0 <= begin <= end < 2**63"
         )
-    dtype = _CODE_TO_DTYPE[code]
-    needed = math.prod(shape) * dtype.itemsize
+    if size * dtype.itemsize >= _MAX_BYTES:
+        raise fail(
+            f"corrupted header: tensor {name!r:.200} has shape {shape!r:.200}, whose size "
+            "does not fit in 64 bits"
+        )
+    needed = 0 if 0 in shape else size * dtype.itemsize
     if needed != offsets[1] - offsets[0]:
         raise fail(
-            f"corrupted header: tensor {name!r} of dtype {code} and shape {shape} needs "
+            f"corrupted header: tensor {name!r:.200} of dtype {code} and shape {shape} needs "
             f"{needed} bytes, but its data_offsets {offsets} span {offsets[1] - offsets[0]}"
         )
     return _TensorEntry(name, dtype, tuple(shape), offsets[0], offsets[1])
 
 
 def _check_layout(
-    entries: list[_TensorEntry], data_len: int, fail: Callable[[str], CheckpointError]
+    entries: list[_TensorEntry], data_len: int | None, fail: Callable[[str], CheckpointError]
 ) -> None:
     """The tensors must tile the data section exactly: no gap, no overlap, no excess."""
     end = 0
@@ -506,6 +679,8 @@ def _check_layout(
                 "belong to no tensor"
             )
         end, previous = entry.end, entry.name
+    if data_len is None:  # a stream: its length is checked while reading
+        return
     if data_len < end:
         raise fail(f"truncated: the header says {end} bytes of data, the file has {data_len}")
     if data_len > end:
@@ -537,10 +712,7 @@ def _check_chainrule_metadata(
             f"(recorded {metadata[_KEY_HEADER_SHA256]}, header hashes to {digest}); "
             "the file was damaged or modified"
         )
-    try:
-        structure = _strict_json(metadata[_KEY_STRUCTURE])
-    except (ValueError, RecursionError) as error:
-        raise fail(f"corrupted header: the structure is not valid JSON ({error})") from None
+    structure = _parse_structure(metadata[_KEY_STRUCTURE], fail)
     checker = _LeafBuilder({entry.name: None for entry in entries})
     _decode(structure, checker, fail)  # a dry run: raises on any malformed node
     unused = [entry.name for entry in entries if entry.name not in checker.built]
@@ -549,14 +721,46 @@ def _check_chainrule_metadata(
     return structure
 
 
+def _parse_structure(text: str, fail: Callable[[str], CheckpointError]) -> Any:
+    """The structure's JSON, refused (before parsing) when nested beyond ``MAX_NESTING``."""
+    depth = _json_depth(text)
+    # a container level is up to 3 JSON levels: {"type": "dict", "items": [[key, value]]}
+    if depth > 3 * MAX_NESTING + 2:
+        raise fail(
+            f"corrupted structure: nested {depth} JSON levels deep, more than the "
+            f"{MAX_NESTING} container levels cr.save writes"
+        )
+    try:
+        return _with_fresh_stack(_strict_json, text)
+    except (ValueError, RecursionError) as error:
+        raise fail(f"corrupted header: the structure is not valid JSON ({error})") from None
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in a JSON text, ignoring those inside strings."""
+    depth = deepest = 0
+    # strings may hold brackets: remove them (escaped quotes first) before counting
+    stripped = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)
+    for char in stripped:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _read_data(
-    f: IO[bytes], entries: list[_TensorEntry], fail: Callable[[str], CheckpointError]
+    f: Any, entries: list[_TensorEntry], fail: Callable[[str], CheckpointError]
 ) -> tuple[dict[str, np.ndarray], str]:
     """Read every tensor into its own array (file order), hashing the bytes on the way."""
     digest = hashlib.sha256()
     arrays: dict[str, np.ndarray] = {}
     for entry in sorted(entries, key=lambda e: (e.begin, e.end)):
-        array = np.empty(entry.shape, dtype=entry.dtype)
+        try:
+            array = np.empty(entry.shape, dtype=entry.dtype)
+        except (ValueError, MemoryError) as error:
+            raise fail(f"tensor {entry.name!r:.200} cannot be allocated ({error})") from None
         raw = array.reshape(-1).view(np.uint8)  # (nbytes,) view of the fresh array
         filled = 0
         while filled < raw.size:
@@ -610,7 +814,7 @@ class _LeafBuilder:
 def _decode(node: Any, leaf: _LeafBuilder, fail: Callable[[str], CheckpointError]) -> Any:
     """Rebuild the nested object from its JSON structure (see ``_Encoder``)."""
     try:
-        return _decode_node(node, leaf)
+        return _with_fresh_stack(_decode_node, node, leaf)
     except _StructureError as error:
         raise fail(f"corrupted structure: {error}") from None
     except RecursionError:

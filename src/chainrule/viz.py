@@ -19,13 +19,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
 from chainrule.explain import Explanation, Row, explain, format_shape
 from chainrule.tensor import Tensor
 
-__all__ = ["make_dot", "render", "GraphvizNotFoundError", "FORMATS"]
+__all__ = ["make_dot", "render", "GraphvizNotFoundError", "GraphvizNotInstalledWarning", "FORMATS"]
 
 #: the formats ``render`` writes; all but ``dot`` need Graphviz's ``dot`` program
 FORMATS = ("dot", "svg", "png", "pdf")
@@ -150,6 +151,10 @@ def _root_row(ex: Explanation, tensor: Tensor) -> Row | None:
     return None
 
 
+class GraphvizNotInstalledWarning(UserWarning):
+    """:func:`render` wrote only the ``.dot`` file: Graphviz is not installed."""
+
+
 def render(
     tensor: Tensor, path: str | os.PathLike[str], params: Any = None, format: str | None = None
 ) -> list[Path]:
@@ -166,6 +171,10 @@ def render(
 
     Returns:
         The paths written, the ``.dot`` file first.
+
+    Warns:
+        GraphvizNotInstalledWarning: no format was asked for and Graphviz is not
+            installed: only the ``.dot`` file is written; the warning says how to install it.
 
     Raises:
         GraphvizNotFoundError: a picture format was asked for and Graphviz's ``dot``
@@ -191,6 +200,12 @@ def render(
     exe = shutil.which("dot")
     if exe is None:
         if format is None:
+            warnings.warn(
+                f"render: Graphviz's `dot` program is not installed, so only the DOT source "
+                f"{dot_path} was written, no picture. {_INSTALL_HINT}.",
+                GraphvizNotInstalledWarning,
+                stacklevel=2,
+            )
             return [dot_path]
         raise GraphvizNotFoundError(
             f"render: writing a {format.upper()} picture ({base.name}.{format}) needs "

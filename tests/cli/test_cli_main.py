@@ -54,7 +54,7 @@ def test_help_and_version(cli):
         (["train", "--hidden", "0"], ["argument --hidden"]),
         (["train", "--dataset", "cifar10"], ["argument --dataset: invalid choice: 'cifar10'"]),
         (["train", "--optimizer", "lbfgs"], ["argument --optimizer: invalid choice"]),
-        (["train", "--activation", "gelu"], ["argument --activation: invalid choice"]),
+        (["train", "--activation", "swish"], ["argument --activation: invalid choice"]),
         (["train", "--epochs", "0"], ["argument --epochs: must be an integer >= 1, got '0'"]),
         (["train", "--batch-size", "2.5"], ["argument --batch-size: expected an integer"]),
         (["train", "--seed", "-3"], ["argument --seed: must be an integer >= 0"]),
@@ -125,15 +125,15 @@ def test_corrupt_mnist_file(cli, tmp_path, mnist_writer):
 def test_output_folder_that_is_a_file(cli, tmp_path):
     (tmp_path / "taken").write_text("")
     code, _, err = cli("train", "--epochs", "1", "--out", tmp_path / "taken")
-    assert code == 1
-    assert_one_error_line(err, "taken")
+    assert code == 2
+    assert_one_error_line(err, "taken", "is a file, not a folder")
 
 
 def test_an_internal_error_is_one_line_unless_debugging(cli, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(train_command, "build_model", broken)
+    monkeypatch.setitem(train_command.MODELS, "mlp", broken)
     code, _, err = cli("train", "--out", tmp_path)
     assert code == 1
     assert_one_error_line(
@@ -180,3 +180,23 @@ def test_console_script():
     )
     assert run.returncode == 2
     assert_one_error_line(run.stderr, "argument --lr")
+
+
+def test_ctrl_c_while_the_package_is_imported_is_one_line():
+    # the console script's entry point guards the import of chainrule itself
+    code = (
+        "import sys, importlib.abc\n"
+        "class Interrupt(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'chainrule':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "import _chainrule_main\n"
+        "sys.exit(_chainrule_main.main())\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, "train"], capture_output=True, text=True,
+        env=_environment(), timeout=300, check=False,
+    )
+    assert run.returncode == 130
+    assert run.stderr == "chainrule: interrupted\n" and run.stdout == ""

@@ -53,8 +53,9 @@ def test_train_writes_checkpoint_metrics_and_curves(cli, tmp_path):
     assert len(state["metrics"]) == 2
     assert set(state["model"]) == {"1.weight", "1.bias", "3.weight", "3.bias"}
     assert state["model"]["1.weight"].shape == (16, 64)
-    for key in ("optimizer", "scheduler", "rng", "generator"):
+    for key in ("optimizer", "rng", "generator"):
         assert state[key] is not None
+    assert state["scheduler"] is None  # the default schedule: a constant learning rate
 
 
 def test_default_run_reaches_97_percent_on_digits(cli, tmp_path):
@@ -140,11 +141,14 @@ def test_resume_can_raise_the_total_number_of_epochs(cli, tmp_path):
     assert (extended / "metrics.csv").read_text() == (three / "metrics.csv").read_text()
 
 
-def test_resume_with_cosine_and_more_epochs_notes_the_schedule(cli, tmp_path):
-    assert cli("train", "--epochs", "1", *SMALL, "--out", tmp_path)[0] == 0
+def test_resume_of_a_cosine_run_with_more_epochs_refuses(cli, tmp_path):
+    # cosine anneals over --epochs: extending it cannot give the longer run, so it refuses
+    assert cli("train", "--epochs", "1", "--scheduler", "cosine", *SMALL, "--out", tmp_path)[0] == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     code, _, err = cli("train", "--resume", tmp_path, "--epochs", "2", "--no-progress")
-    assert code == 0
-    assert "note: the cosine schedule keeps the checkpoint's T_max of 1 epochs" in err
+    assert code == 2
+    assert err.count("\n") == 1 and "cosine schedule" in err and "over its 1 epoch," in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_resume_at_the_total_trains_nothing(cli, tmp_path):
@@ -248,6 +252,7 @@ def test_config_validation_names_the_option():
     with pytest.raises(train_command.CLIError, match=r"--momentum applies to the optimizers"):
         train_command.TrainConfig(optimizer="adagrad", momentum=0.9)
     config = train_command.TrainConfig(optimizer="sgd", epochs=9)
-    assert (config.lr, config.momentum, config.weight_decay, config.step_size) == (0.1, 0.9, 0, 3)
+    # no default depends on --epochs (a finished run extends exactly)
+    assert (config.lr, config.momentum, config.weight_decay, config.step_size) == (0.1, 0.9, 0, 10)
     assert train_command.TrainConfig(optimizer="adamw").weight_decay == 1e-2
     assert train_command.TrainConfig(optimizer="adam").momentum is None

@@ -10,8 +10,13 @@ import gzip
 import hashlib
 import http.server
 import os
+import signal
 import socket
+import stat
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -227,6 +232,36 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):
         self.requests.append(self.path)
+        if self.path.startswith("/endless/"):  # 200, no length, bytes forever
+            self.send_response(200)
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                while True:
+                    self.wfile.write(b"x" * 65536)
+            return
+        if self.path.startswith("/slow/"):  # one byte every 2 s, forever
+            self.send_response(200)
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                for _ in range(100):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(2)
+            return
+        if self.path.startswith("/slowheaders/"):  # the status line, then a trickle
+            with contextlib.suppress(OSError):
+                self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+                for _ in range(100):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(2)
+            return
+        if self.path.startswith("/wrong/"):  # the right length, the wrong content
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"\0" * 1000)
+            return
         if self.path.startswith("/broken/"):
             with open(os.path.join(self.directory, self.path.removeprefix("/broken/")), "rb") as f:
                 content = f.read()
@@ -282,7 +317,8 @@ def mirror(tmp_path, monkeypatch):
 
 
 def leftovers(folder):
-    return [name for name in os.listdir(folder) if name.endswith(".part")]
+    """Temporary files of downloads (atomic_open's ``.<name>.tmp-*``)."""
+    return [name for name in os.listdir(folder) if ".tmp-" in name or name.endswith(".part")]
 
 
 def closed_port_url():
@@ -358,3 +394,145 @@ def test_published_checksums_are_the_known_ones():
         "bb300cfdad3c16e7a12a480ee83cd310"
     )
     assert FashionMNIST.mirrors != MNIST.mirrors
+
+
+# -------------------------------------------------------- a server that lies (issue 11.4)
+
+
+@pytest.fixture
+def strict(monkeypatch):
+    """Small limits, as a test can afford to wait for them."""
+    monkeypatch.setattr(MNIST, "download_max_bytes", 200_000)
+    monkeypatch.setattr(MNIST, "download_deadline", 3.0)
+    monkeypatch.setattr(MNIST, "download_timeout", 10.0)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        ("/endless/", "more than the limit of 200000 bytes"),
+        ("/slow/", "3 s limit"),
+        ("/slowheaders/", "3 s limit"),
+        ("/wrong/", "checksum mismatch"),
+        ("/nothing-here/", "HTTP Error 404"),
+    ],
+)
+def test_a_lying_mirror_is_given_up_for_the_next(
+    tmp_path, monkeypatch, mirror, strict, prefix, message
+):
+    bad = mirror["url"] + prefix
+    monkeypatch.setattr(MNIST, "mirrors", [bad])
+    began = time.monotonic()
+    with pytest.raises(RuntimeError) as info:
+        MNIST(tmp_path, download=True)
+    assert time.monotonic() - began < 60  # bounded (the limit is 3 s), not a timing test
+    assert message in str(info.value)
+    raw = tmp_path / "MNIST" / "raw"
+    assert os.listdir(raw) == []  # nothing half-written left
+    monkeypatch.setattr(MNIST, "mirrors", [bad, mirror["url"]])
+    ds = MNIST(tmp_path, download=True)
+    np.testing.assert_array_equal(ds.data.numpy(), mirror["train"][0])
+    assert sorted(os.listdir(raw)) == sorted(name for name, _ in MNIST.resources)
+
+
+def test_a_corrupt_download_is_repaired(tmp_path, monkeypatch, mirror):
+    monkeypatch.setattr(MNIST, "mirrors", [mirror["url"]])
+    MNIST(tmp_path, download=True)
+    images = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:-10] + b"0123456789")  # damaged on disk
+    before = len(mirror["requests"])
+    ds = MNIST(tmp_path, download=True)
+    np.testing.assert_array_equal(ds.data.numpy(), mirror["train"][0])
+    assert mirror["requests"][before:] == ["/train-images-idx3-ubyte.gz"]
+    MNIST(tmp_path, download=True)
+    assert len(mirror["requests"]) == before + 1  # good files are not fetched again
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_downloaded_files_get_the_umasks_permissions(tmp_path, monkeypatch, mirror):
+    monkeypatch.setattr(MNIST, "mirrors", [mirror["url"]])
+    old = os.umask(0o022)
+    try:
+        MNIST(tmp_path, download=True)
+    finally:
+        os.umask(old)
+    for name in os.listdir(tmp_path / "MNIST" / "raw"):
+        assert stat.S_IMODE(os.stat(tmp_path / "MNIST" / "raw" / name).st_mode) == 0o644
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and SIGTERM are POSIX")
+@pytest.mark.parametrize("how", ["kill", "term"])
+def test_a_killed_download_leaves_nothing_behind(tmp_path, mirror, how):
+    code = (
+        "import sys, chainrule as cr\n"
+        "from chainrule.datasets import MNIST\n"
+        "MNIST.mirrors = [sys.argv[2]]\n"
+        "MNIST.resources = [('train-images-idx3-ubyte.gz', '0' * 32)]\n"
+        "MNIST(sys.argv[1], download=True)\n"
+    )
+    src = os.path.dirname(os.path.dirname(cr.__file__))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path), mirror["url"] + "/slow/"],
+        env={**os.environ, "PYTHONPATH": src},
+    )
+    raw = tmp_path / "MNIST" / "raw"
+    for _ in range(600):  # until the download has started writing
+        if raw.is_dir() and os.listdir(raw):
+            break
+        time.sleep(0.05)
+    assert os.listdir(raw), "the download did not start"
+    child.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
+    child.wait(timeout=60)
+    if how == "term":
+        assert os.listdir(raw) == []  # removed by the SIGTERM handler
+    else:
+        assert len(os.listdir(raw)) == 1  # kill -9: nothing can react...
+        with pytest.raises(RuntimeError):  # ... until the next download of that file
+            MNIST.download.__get__(_Bare(tmp_path))()
+        assert os.listdir(raw) == []
+
+
+class _Bare(MNIST):
+    """An MNIST whose ``download`` can run without the files: one file, a dead mirror."""
+
+    mirrors = ["http://127.0.0.1:1/"]
+    resources = [("train-images-idx3-ubyte.gz", "0" * 32)]
+
+    def __init__(self, root):  # noqa: D107 - no loading
+        self.root = str(root)
+        self.train = True
+
+    @property
+    def raw_folder(self) -> str:
+        return os.path.join(self.root, "MNIST", "raw")
+
+
+def test_gzip_bomb_is_rejected_from_the_declared_size(tmp_path):
+    # a header declaring 2**32-1 x 28 x 28 bytes, then zeros that compress 1000:1
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    header = (0x0803).to_bytes(4, "big") + (2**32 - 1).to_bytes(4, "big")
+    header += (28).to_bytes(4, "big") * 2
+    with gzip.open(path, "wb") as f:
+        f.write(header)
+        zeros = b"\0" * (1 << 20)
+        for _ in range(8):
+            f.write(zeros)
+    with pytest.raises(ValueError, match=r"more than the limit of \d+ bytes"):
+        read_idx(path, 0x0803)
+    # a header declaring little, then much more data: stops one byte past the declared size
+    with gzip.open(path, "wb") as f:
+        f.write((0x0801).to_bytes(4, "big") + (10).to_bytes(4, "big"))
+        for _ in range(64):
+            f.write(zeros)
+    with pytest.raises(ValueError, match="has trailing bytes"):
+        read_idx(path, 0x0801)
+
+
+def test_an_overflowing_idx_header_is_a_clear_error(tmp_path):
+    path = tmp_path / "images"
+    dims = [2**32 - 1] * 3
+    path.write_bytes((0x0803).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims))
+    with pytest.raises(ValueError) as info:
+        read_idx(path, 0x0803)
+    message = str(info.value)
+    assert str((2**32 - 1) ** 3) in message and "limit" in message

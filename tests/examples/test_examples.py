@@ -25,7 +25,7 @@ def load_example(name: str):
 
 def test_every_example_is_tested():
     names = sorted(p.stem for p in EXAMPLES.glob("*.py"))
-    assert names == ["bilinear", "mnist_mlp", "two_layer_net"]
+    assert names == ["bilinear", "gpt", "lstm_lm", "mnist_mlp", "two_layer_net"]
 
 
 # ------------------------------------------------------------------------ two_layer_net

@@ -289,3 +289,35 @@ def test_index_add_matches_math_helper() -> None:
     idx = np.array([1, 1, 0])
     np.testing.assert_array_equal(_math.index_add((2,), idx, g), [2.0, 1.0])
     np.testing.assert_array_equal(_math.index_add((2,), idx, cr.tensor(g)).numpy(), [2.0, 1.0])
+
+
+# -- indices that do not fit in int64 (issue 11.6) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        2**63,
+        -(2**63) - 1,
+        np.uint64(2**64 - 1),
+        [2**63],
+        [2**64],
+        (0, 2**63),
+    ],
+)
+def test_indices_past_int64_are_clear_errors(index) -> None:
+    x = cr.arange(6.0).reshape(2, 3) if isinstance(index, tuple) else cr.arange(5.0)
+    with pytest.raises(IndexError, match="does not fit in int64"):
+        x[index]
+    with pytest.raises(ValueError, match="does not fit in int64"):  # PyTorch's type too
+        x[index]
+
+
+def test_a_uint64_index_tensor_does_not_wrap() -> None:
+    x = cr.arange(5.0)
+    big = cr.tensor(np.array([2**64 - 1], dtype=np.uint64))
+    with pytest.raises(IndexError, match="18446744073709551615"):
+        x[big]
+    small = cr.tensor(np.array([4, 0], dtype=np.uint64))
+    assert x[small].tolist() == [4.0, 0.0]
+    assert x[np.uint64(3)].item() == 3.0

@@ -1,21 +1,60 @@
-"""``detect_anomaly``: stop at the first op whose forward or backward made NaN or inf."""
+"""``detect_anomaly``: stop at the first op whose forward or backward made NaN or inf.
+
+The two flags, ``anomaly.enabled`` and ``anomaly.in_backward``, are per thread (as
+PyTorch's anomaly mode): they read like module globals, but each thread sees and sets its
+own, so one thread's ``detect_anomaly`` block does not check or slow another's ops.
+"""
 
 from __future__ import annotations
 
+import sys
+import threading
+import types
 from typing import Any
 
 import numpy as np
 
 __all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
-enabled = False
-#: set by the engine while it runs backward rules: the ops they run (under create_graph,
-#: or inside a user Function's backward) are checked as that node's gradients instead
-in_backward = False
+
+class _AnomalyState(threading.local):
+    """The calling thread's flags (class attributes are the defaults of a new thread)."""
+
+    enabled: bool = False
+    #: set by the engine while it runs backward rules: the ops they run (under
+    #: create_graph, or inside a user Function's backward) are checked as that node's
+    #: gradients instead
+    in_backward: bool = False
+
+
+_state = _AnomalyState()
+
+
+class _AnomalyModule(types.ModuleType):
+    """This module's type: ``anomaly.enabled`` / ``anomaly.in_backward`` are the thread's."""
+
+    @property
+    def enabled(self) -> bool:
+        return _state.enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        _state.enabled = value
+
+    @property
+    def in_backward(self) -> bool:
+        return _state.in_backward
+
+    @in_backward.setter
+    def in_backward(self, value: bool) -> None:
+        _state.in_backward = value
+
+
+sys.modules[__name__].__class__ = _AnomalyModule
 
 
 def is_anomaly_enabled() -> bool:
-    return enabled
+    return _state.enabled
 
 
 def _array(a: Any) -> Any:
@@ -33,7 +72,7 @@ def _bad(a: Any) -> bool:
 
 def check_forward(node: Any, out: np.ndarray) -> None:
     """Called by every op's forward while anomaly mode is on."""
-    if not in_backward and _bad(out):
+    if not _state.in_backward and _bad(out):
         kind = "NaN" if np.isnan(out).any() else "inf"
         raise RuntimeError(
             f"detect_anomaly: the forward of {type(node).__name__} produced {kind} "
@@ -63,22 +102,19 @@ class detect_anomaly:
         self.check_nan = check_nan
 
     def __enter__(self) -> None:
-        global enabled
-        self._prev = enabled
-        enabled = self.check_nan
+        self._prev = _state.enabled
+        _state.enabled = self.check_nan
 
     def __exit__(self, *exc: object) -> None:
-        global enabled
-        enabled = self._prev
+        _state.enabled = self._prev
 
 
 class set_detect_anomaly(detect_anomaly):
     """``set_detect_anomaly(mode)``: like ``detect_anomaly`` but switches at once too."""
 
     def __init__(self, mode: bool) -> None:
-        global enabled
-        self._prev = enabled
-        enabled = bool(mode)
+        self._prev = _state.enabled
+        _state.enabled = bool(mode)
 
     def __enter__(self) -> None:
         pass

@@ -1,8 +1,13 @@
-"""Gradient recording switches: ``no_grad``, ``enable_grad``, ``set_grad_enabled``."""
+"""Gradient recording switches: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+
+The switches act on the calling thread only, as in PyTorch: a thread evaluating under
+``no_grad`` does not stop another thread from recording its graph.
+"""
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,10 +16,17 @@ __all__ = ["GradMode", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_en
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class GradMode:
-    """The one global flag every op reads before recording a graph node."""
+class _GradModeState(threading.local):
+    """The flag every op reads before recording a graph node, one per thread (as PyTorch's).
+
+    ``GradMode.enabled`` reads and writes the calling thread's flag; a new thread starts
+    with the class default, True, whatever other threads have switched.
+    """
 
     enabled: bool = True
+
+
+GradMode = _GradModeState()
 
 
 def is_grad_enabled() -> bool:

@@ -3,9 +3,10 @@
 Installed as a console script (``chainrule``), and run by ``python -m chainrule``.
 ``main(argv)`` returns the exit code instead of exiting, so tests call it in-process.
 Every user error (bad arguments, a missing or corrupt file, ...) ends as one line
-``chainrule: error: <what went wrong>`` on stderr (after argparse's usage line when the
-arguments are at fault) and a non-zero exit code, never a traceback. Set the environment
-variable ``CHAINRULE_DEBUG=1`` to get the traceback instead.
+``chainrule: error: <what went wrong>`` on stderr (with a "did you mean" for a near miss
+and where ``--help`` lists the options when the arguments are at fault) and a non-zero
+exit code, never a traceback; Ctrl-C ends with one line too. Set the environment variable
+``CHAINRULE_DEBUG=1`` to get the traceback instead.
 """
 
 from __future__ import annotations
@@ -108,8 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         if debug:
             raise
-        sys.stdout.flush()
-        print(error.parser.format_usage().rstrip(), file=sys.stderr)
         _report(_one_line(error))
         return EXIT_USAGE
     except CLIError as error:

@@ -8,7 +8,9 @@ from the same names.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -35,6 +37,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "progress",
+    "sample_shape",
 ]
 
 #: ``--dataset`` names and what each is.
@@ -45,11 +48,19 @@ DATASETS: dict[str, str] = {
     "spiral": "the 2-D three-arm spiral toy problem (300 train / 300 test points)",
 }
 
-#: ``--activation`` names and the layer each puts between two Linear layers.
+#: ``--activation`` name -> the ``nn`` class it puts between two Linear layers; a name is
+#: offered only when ``nn`` has the class (``gelu`` and ``silu`` appear with nn.GELU/SiLU)
+_ACTIVATION_CLASSES = {
+    "relu": "ReLU",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "leaky_relu": "LeakyReLU",
+    "elu": "ELU",
+}
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
+    name: getattr(nn, cls) for name, cls in _ACTIVATION_CLASSES.items() if hasattr(nn, cls)
 }
 
 
@@ -77,12 +88,54 @@ class UsageError(CLIError):
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises :class:`UsageError` instead of exiting.
 
-    ``main`` catches it and prints argparse's usage line and one error line, so that
-    ``main([...])`` can be called in-process (tests) and always returns an exit code.
+    ``main`` catches it and prints one error line, so that ``main([...])`` can be called
+    in-process (tests) and always returns an exit code. Near misses get a suggestion:
+    ``unrecognized arguments: --optimiser (did you mean --optimizer?)``.
     """
 
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(self, message)
+        raise UsageError(self, self._with_suggestion(message))
+
+    def _command_parser(self) -> argparse.ArgumentParser:
+        """The subcommand's parser when the arguments name one (unknown options of a
+        subcommand are reported by the top-level parser), else this parser."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                for word in getattr(self, "_argv", []):
+                    if word in action.choices:
+                        return action.choices[word]
+        return self
+
+    def _with_suggestion(self, message: str) -> str:
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        parser = self._command_parser() if unknown else self
+        if unknown:
+            options = [o for action in parser._actions for o in action.option_strings]
+            hints = []
+            for word in unknown.group(1).split():
+                name = word.split("=", 1)[0]
+                if name.startswith("-"):
+                    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+                    if close:
+                        hints.append((name, close[0]))
+            if len(hints) == 1:
+                message += f" (did you mean {hints[0][1]}?)"
+            elif hints:
+                message += f" ({'; '.join(f'{a}: did you mean {b}?' for a, b in hints)})"
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            choices = [c.strip(" '") for c in choice.group(2).split(",")]
+            close = difflib.get_close_matches(choice.group(1), choices, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        command = parser.prog.split()[-1]
+        if command != "chainrule" and "--help" not in message:
+            message += f" (chainrule {command} --help lists the options)"
+        return message
 
 
 # --------------------------------------------------------------------- argument types
@@ -185,6 +238,12 @@ def dataset_shape(dataset: cr.utils.data.Dataset) -> tuple[int, int]:
     """``(in_features, num_classes)`` of a classification dataset."""
     features, _ = dataset[0]
     return int(np.prod(features.shape)), len(dataset.classes)
+
+
+def sample_shape(dataset: cr.utils.data.Dataset) -> tuple[int, ...]:
+    """The shape of one input of a dataset (``(64,)``, ``(1, 28, 28)``)."""
+    features, _ = dataset[0]
+    return tuple(int(d) for d in features.shape)
 
 
 def build_model(

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from chainrule.cli.common import build_model, dataset_shape, evaluate, load_datasets, positive_int
+from chainrule.cli.common import (
+    dataset_shape,
+    evaluate,
+    load_datasets,
+    positive_int,
+    sample_shape,
+)
+from chainrule.cli.config import make_model
 from chainrule.cli.train import EVAL_BATCH_SIZE, TrainConfig, describe, load_checkpoint
 from chainrule.utils.data import DataLoader
 
@@ -33,13 +40,13 @@ def evaluate_checkpoint(
     root = config.data_root if data_root is None else data_root
     train_set, test_set = load_datasets(config.dataset, root, download)
     dataset = train_set if split == "train" else test_set
-    in_features, num_classes = dataset_shape(train_set)
-    model = build_model(in_features, config.hidden, num_classes, config.activation)
+    shape, num_classes = sample_shape(train_set), dataset_shape(train_set)[1]
+    model = make_model(config, shape, num_classes)
     model.load_state_dict(state["model"])
     loss, accuracy = evaluate(model, DataLoader(dataset, batch_size=batch_size))
     return {
         "loss": loss, "accuracy": accuracy, "samples": len(dataset), "epoch": state["epoch"],
-        "config": config, "path": path, "model": describe(config, in_features, num_classes),
+        "config": config, "path": path, "model": describe(config, shape, num_classes),
     }  # fmt: skip
 
 
@@ -53,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download", action="store_true",
                         help="fetch missing MNIST / Fashion-MNIST files into --data-root")
     parser.add_argument("--batch-size", type=positive_int, default=EVAL_BATCH_SIZE,
-                        help=f"(default: {EVAL_BATCH_SIZE})")
+                        help=f"samples evaluated at once (default: {EVAL_BATCH_SIZE})")
 
 
 def run(args: argparse.Namespace) -> int:

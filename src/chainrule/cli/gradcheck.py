@@ -29,6 +29,12 @@ def _F() -> Any:
     return functional
 
 
+def _recurrent() -> Any:
+    from chainrule.ops import recurrent
+
+    return recurrent
+
+
 @dataclass(frozen=True)
 class OpCase:
     """One row of the check: ``fn(*inputs)`` with inputs of ``shapes`` drawn in [low, high]."""
@@ -120,6 +126,65 @@ OPS: list[OpCase] = [
         lambda a: _F().binary_cross_entropy_with_logits(a, cr.from_numpy(_PROB_TARGET)),
         ((3, 4),),
     ),
+    # numerics: regression, margin and distance losses
+    OpCase("smooth_l1_loss", lambda a, b: _F().smooth_l1_loss(a, b, beta=0.7), ((3, 4), (3, 4))),
+    OpCase("huber_loss", lambda a, b: _F().huber_loss(a, b, delta=0.7), ((3, 4), (3, 4))),
+    OpCase("kl_div", lambda a, b: _F().kl_div(a, b, reduction="batchmean"), ((3, 4), (3, 4)),
+           **POSITIVE),
+    OpCase("poisson_nll_loss", lambda a, b: _F().poisson_nll_loss(a, b, log_input=False,
+                                                                  full=True),
+           ((3, 4), (3, 4)), **POSITIVE),
+    OpCase("gaussian_nll_loss", lambda a, b, v: _F().gaussian_nll_loss(a, b, v),
+           ((3, 4), (3, 4), (3, 1)), **POSITIVE),
+    OpCase("margin_ranking_loss", lambda a, b: _F().margin_ranking_loss(
+        a, b, cr.tensor([1.0, -1.0, 1.0], dtype=a.dtype), margin=0.1), ((3,), (3,))),
+    OpCase("soft_margin_loss", lambda a: _F().soft_margin_loss(
+        a, cr.tensor([1.0, -1.0, 1.0], dtype=a.dtype)), ((3,),)),
+    OpCase("multi_margin_loss", lambda a: _F().multi_margin_loss(
+        a, cr.from_numpy(_CLASS_TARGET), p=2), ((3, 5),)),
+    OpCase("cosine_embedding_loss", lambda a, b: _F().cosine_embedding_loss(
+        a, b, cr.tensor([1.0, -1.0, 1.0])), ((3, 4), (3, 4))),
+    OpCase("triplet_margin_loss", lambda a, p, n: _F().triplet_margin_loss(a, p, n, margin=2.0),
+           ((3, 4), (3, 4), (3, 4))),
+    OpCase("cosine_similarity", lambda a, b: _F().cosine_similarity(a, b), ((3, 4), (4,))),
+    OpCase("pairwise_distance", lambda a, b: _F().pairwise_distance(a, b, p=3.0),
+           ((3, 4), (3, 4))),
+    # numerics: decompositions (MultivariateNormal's)
+    OpCase("cholesky", lambda a: _decomp().cholesky(a @ a.mT + 3 * cr.eye(3, dtype=a.dtype)),
+           ((2, 3, 3),)),
+    OpCase("solve_triangular", lambda a, b: _decomp().solve_triangular(
+        a + 3 * cr.eye(3, dtype=a.dtype), b, upper=False), ((2, 3, 3), (3, 2))),
+    # seq: activations, embedding, layer/RMS norm, attention, recurrent cells
+    OpCase("gelu", lambda a: _F().gelu(a), ((3, 4),)),
+    OpCase("gelu_tanh", lambda a: _F().gelu(a, approximate="tanh"), ((3, 4),)),
+    OpCase("silu", lambda a: _F().silu(a), ((3, 4),)),
+    OpCase("elu", lambda a: _F().elu(a), ((3, 4),)),
+    OpCase("selu", lambda a: _F().selu(a), ((3, 4),)),
+    OpCase("celu", lambda a: _F().celu(a, 0.5), ((3, 4),)),
+    OpCase("softplus", lambda a: _F().softplus(a, beta=2.0), ((3, 4),)),
+    OpCase("logsigmoid", lambda a: _F().logsigmoid(a), ((3, 4),)),
+    OpCase("mish", lambda a: _F().mish(a), ((3, 4),)),
+    OpCase("softsign", lambda a: _F().softsign(a), ((3, 4),)),
+    OpCase("tanhshrink", lambda a: _F().tanhshrink(a), ((3, 4),)),
+    OpCase("hardtanh", lambda a: _F().hardtanh(a, -0.5, 0.5), ((3, 4),)),
+    OpCase("relu6", lambda a: _F().relu6(a * 4), ((3, 4),)),
+    OpCase("hardsigmoid", lambda a: _F().hardsigmoid(a * 2), ((3, 4),)),
+    OpCase("hardswish", lambda a: _F().hardswish(a * 2), ((3, 4),)),
+    OpCase("prelu", lambda a, w: _F().prelu(a, w), ((3, 4, 2), (4,))),
+    OpCase("embedding", lambda w: _F().embedding(cr.from_numpy(_CLASS_TARGET), w), ((5, 3),)),
+    OpCase("layer_norm", lambda x, w, b: _F().layer_norm(x, (4,), w, b), ((3, 4), (4,), (4,))),
+    OpCase("rms_norm", lambda x, w: _F().rms_norm(x, (4,), w), ((3, 4), (4,))),
+    OpCase(
+        "scaled_dot_product_attention",
+        lambda q, k, v: _F().scaled_dot_product_attention(q, k, v, is_causal=True),
+        ((2, 2, 3, 4), (2, 2, 3, 4), (2, 2, 3, 5)),
+    ),
+    OpCase("lstm", lambda x, h, c, wi, wh, bi, bh: _recurrent().LSTM.apply(
+        x, h, c, wi, wh, bi, bh)[0], ((3, 2, 2), (2, 2), (2, 2), (8, 2), (8, 2), (8,), (8,))),
+    OpCase("gru", lambda x, h, wi, wh, bi, bh: _recurrent().GRU.apply(
+        x, h, wi, wh, bi, bh)[0], ((3, 2, 2), (2, 2), (6, 2), (6, 2), (6,), (6,))),
+    OpCase("rnn", lambda x, h, wi, wh, bi, bh: _recurrent().RNN.apply(
+        x, h, wi, wh, bi, bh, reverse=True)[0], ((3, 2, 2), (2, 2), (2, 2), (2, 2), (2,), (2,))),
     # parity: pointwise functions, norms, and issue 13's indexing/sorting/cumulative ops
     OpCase("floor", lambda a: cr.floor(a), ((3, 4),)),
     OpCase("round", lambda a: cr.round(a, decimals=1), ((3, 4),)),
@@ -163,6 +228,12 @@ OPS: list[OpCase] = [
     OpCase("sinh", lambda a: cr.sinh(a), ((3, 4),)),
     OpCase("cosh", lambda a: cr.cosh(a), ((3, 4),)),
 ]
+
+
+def _decomp() -> Any:
+    from chainrule.ops import linalg_decomp
+
+    return linalg_decomp
 
 
 @dataclass

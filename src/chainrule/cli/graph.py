@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 
 import chainrule as cr
 from chainrule.cli.common import (
@@ -36,13 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="picture format (default: svg when Graphviz is installed, "
                              "else only graph.dot)")
     parser.add_argument("--dataset", choices=list(DATASETS), default=d.dataset,
-                        help=f"(default: {d.dataset})")
+                        help=f"whose batch goes through the model (default: {d.dataset})")
     parser.add_argument("--data-root", metavar="DIR", default=d.data_root,
                         help=f"folder with the MNIST files (default: {d.data_root})")
     parser.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", default=d.hidden,
                         help="hidden layer widths, e.g. 256,128 (default: 128)")
     parser.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation,
-                        help=f"(default: {d.activation})")
+                        help=f"nonlinearity between layers (default: {d.activation})")
     parser.add_argument("--batch-size", type=positive_int, default=d.batch_size,
                         help=f"samples in the batch (default: {d.batch_size})")
 
@@ -57,10 +58,12 @@ def run(args: argparse.Namespace) -> int:
     model = build_model(in_features, args.hidden, num_classes, args.activation)
     x, y = next(iter(DataLoader(train_set, batch_size=args.batch_size)))
     loss = F.cross_entropy(model(x), y)
-    written = viz.render(
-        loss, os.path.join(args.out, "graph"), params=dict(model.named_parameters()),
-        format=args.format,
-    )
+    with warnings.catch_warnings():  # without Graphviz, the hint is printed below
+        warnings.simplefilter("ignore", viz.GraphvizNotInstalledWarning)
+        written = viz.render(
+            loss, os.path.join(args.out, "graph"), params=dict(model.named_parameters()),
+            format=args.format,
+        )
     for path in written:
         print(f"wrote {path}")
     if len(written) == 1 and args.format is None:

@@ -6,6 +6,7 @@ from chainrule.ops.arithmetic import *  # noqa: F403
 from chainrule.ops.comparison import *  # noqa: F403
 from chainrule.ops.composite import *  # noqa: F403
 from chainrule.ops.cumulative import *  # noqa: F403
+from chainrule.ops.distance import *  # noqa: F403
 from chainrule.ops.dropout import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
 from chainrule.ops.indexing import *  # noqa: F403

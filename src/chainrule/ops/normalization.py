@@ -137,3 +137,137 @@ def _update_running(stat: Tensor, batch: np.ndarray, momentum: float) -> None:
     stat.data *= 1 - momentum
     stat.data += momentum * batch.astype(stat.data.dtype, copy=False)
     stat._version[0] += 1
+
+
+# -- layer normalisation and RMS normalisation (per sample, over the trailing dims) ----------
+
+
+class LayerNorm(Op):
+    """Y = (X - mean) / sqrt(var + eps) * gamma + beta, statistics over X's last dims."""
+
+    save_inputs = (0, 1)
+    shapes = {"X": "(*,D)", "gamma": "(D,)", "beta": "(D,)", "Y": "(*,D)"}
+
+    def forward(self, X: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, *,
+                k: int, eps: float) -> np.ndarray:
+        self.axes = tuple(range(X.ndim - k, X.ndim))  # the normalised dims
+        self.count, self.eps = int(np.prod(X.shape[X.ndim - k:])), eps
+        Xc = X - X.mean(axis=self.axes, keepdims=True)
+        self.invstd = 1 / np.sqrt((Xc * Xc).mean(axis=self.axes, keepdims=True) + eps)
+        self.Xhat = Xc * self.invstd
+        Y = self.Xhat * gamma if gamma is not None else self.Xhat.copy()
+        if beta is not None:
+            Y += beta
+        return Y
+
+    def backward(self, dY: Any) -> tuple[Any, ...]:
+        """dX = invstd * (dXhat - mean(dXhat, D) - Xhat * mean(dXhat * Xhat, D)), dXhat = dY * gamma  (*,D) = (*,D)
+        dgamma = sum(dY * Xhat, *)  (D,) = (*,D)(*,D)
+        dbeta = sum(dY, *)  (D,) = (*,D)"""  # noqa: E501
+        need = self.needs_input_grad
+        Xhat, invstd = self._normalized()
+        gamma = self.input(1)
+        dX = dgamma = dbeta = None
+        if need[0]:
+            dXhat = dY if gamma is None else dY * gamma
+            m, axes = self.count, self.axes
+            mean_d = dXhat.sum(axis=axes, keepdims=True) / m
+            mean_dx = (dXhat * Xhat).sum(axis=axes, keepdims=True) / m
+            if isinstance(dXhat, np.ndarray) and gamma is not None:  # fresh: in place
+                dXhat -= mean_d
+                dXhat -= Xhat * mean_dx
+                dXhat *= invstd
+                dX = dXhat
+            else:
+                dX = (dXhat - mean_d - Xhat * mean_dx) * invstd
+        lead = tuple(range(len(dY.shape) - len(self.axes)))  # the batch dims
+        if need[1]:
+            dgamma = (dY * Xhat).sum(axis=lead) if lead else dY * Xhat
+        if need[2]:
+            dbeta = dY.sum(axis=lead) if lead else dY
+        return dX, dgamma, dbeta
+
+    def _normalized(self) -> tuple[Any, Any]:
+        """Xhat and 1/sqrt(var + eps): saved arrays, or recomputed from X under create_graph."""
+        if not self.create_graph:
+            return self.Xhat, self.invstd
+        X, m = self.input(0), self.count
+        Xc = X - X.sum(axis=self.axes, keepdims=True) / m
+        invstd = 1 / _math.sqrt((Xc * Xc).sum(axis=self.axes, keepdims=True) / m + self.eps)
+        return Xc * invstd, invstd
+
+
+class RMSNorm(Op):
+    """Y = X / sqrt(mean(X**2) + eps) * gamma, the mean over X's last dims."""
+
+    save_inputs = (0, 1)
+    shapes = {"X": "(*,D)", "gamma": "(D,)", "Y": "(*,D)"}
+
+    def forward(self, X: np.ndarray, gamma: np.ndarray | None, *, k: int,
+                eps: float) -> np.ndarray:
+        self.axes = tuple(range(X.ndim - k, X.ndim))
+        self.count, self.eps = int(np.prod(X.shape[X.ndim - k:])), eps
+        self.inv = 1 / np.sqrt((X * X).mean(axis=self.axes, keepdims=True) + eps)
+        self.Xhat = X * self.inv
+        return self.Xhat * gamma if gamma is not None else self.Xhat.copy()
+
+    def backward(self, dY: Any) -> tuple[Any, ...]:
+        """dX = inv * (dXhat - Xhat * mean(dXhat * Xhat, D)), dXhat = dY * gamma  (*,D) = (*,D)
+        dgamma = sum(dY * Xhat, *)  (D,) = (*,D)(*,D)"""
+        need = self.needs_input_grad
+        if self.create_graph:
+            X = self.input(0)
+            inv = 1 / _math.sqrt((X * X).sum(axis=self.axes, keepdims=True) / self.count
+                                 + self.eps)
+            Xhat = X * inv
+        else:
+            Xhat, inv = self.Xhat, self.inv
+        gamma = self.input(1)
+        dX = dgamma = None
+        if need[0]:
+            dXhat = dY if gamma is None else dY * gamma
+            mean_dx = (dXhat * Xhat).sum(axis=self.axes, keepdims=True) / self.count
+            dX = (dXhat - Xhat * mean_dx) * inv
+        if len(need) > 1 and need[1]:
+            lead = tuple(range(len(dY.shape) - len(self.axes)))
+            dgamma = (dY * Xhat).sum(axis=lead) if lead else dY * Xhat
+        return dX, dgamma
+
+
+def _normalized_shape(op: str, input: Tensor, normalized_shape: Any,
+                      params: dict[str, Tensor | None]) -> tuple[int, ...]:
+    """Check that ``input`` ends with ``normalized_shape`` and the params have that shape."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    shape = tuple(int(n) for n in normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+        raise ShapeError(f"{op}: input of shape {tuple(input.shape)} does not end with "
+                         f"normalized_shape {list(shape)}; expected input of shape "
+                         f"[*, {', '.join(map(str, shape))}]")
+    for name, t in params.items():
+        if t is not None and tuple(t.shape) != shape:
+            raise ShapeError(f"{op}: {name} of shape {tuple(t.shape)} does not match "
+                             f"normalized_shape {list(shape)}")
+    return shape
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over its last ``len(normalized_shape)`` dims, then scale and shift.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the biased variance.
+    """
+    shape = _normalized_shape("layer_norm", input, normalized_shape,
+                              {"weight": weight, "bias": bias})
+    return LayerNorm.apply(input, weight, bias, k=len(shape), eps=float(eps))
+
+
+def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``y = x / sqrt(mean(x**2) + eps) * weight`` over the last dims (eps None: the
+    dtype's machine epsilon, as PyTorch)."""
+    shape = _normalized_shape("rms_norm", input, normalized_shape, {"weight": weight})
+    if eps is None:
+        eps = float(np.finfo(input.data.dtype).eps)
+    return RMSNorm.apply(input, weight, k=len(shape), eps=float(eps))

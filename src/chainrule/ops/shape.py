@@ -429,13 +429,45 @@ def _convert_index(index: Any) -> Any:
     return _convert_index_item(index)
 
 
+class IndexOverflowError(IndexError, ValueError):
+    """An index that does not fit in int64 (PyTorch raises ValueError, NumPy IndexError)."""
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _convert_index_item(item: Any) -> Any:
     if isinstance(item, Tensor):
-        return item.data
+        return _checked_index_array(item.data)
     if isinstance(item, list):
         arr = np.asarray([i.data if isinstance(i, Tensor) else i for i in item])
-        return arr.astype(np.intp) if arr.size == 0 else arr
+        return arr.astype(np.intp) if arr.size == 0 else _checked_index_array(arr)
+    if isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_):
+        if not _INT64_MIN <= int(item) <= _INT64_MAX:
+            raise IndexOverflowError(
+                f"index {int(item)} does not fit in int64: indices must be in "
+                f"[-2**63, 2**63 - 1] (and within the dimension's size)"
+            )
+        return int(item) if isinstance(item, np.unsignedinteger) else item
+    if isinstance(item, np.ndarray):
+        return _checked_index_array(item)
     return item
+
+
+def _checked_index_array(arr: np.ndarray) -> np.ndarray:
+    """Integer index arrays as int64: uint64 values past int64 would wrap to negatives."""
+    if arr.dtype == object:
+        raise IndexOverflowError(
+            "an index value does not fit in int64: indices must be in [-2**63, 2**63 - 1]"
+        )
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8:
+        if arr.size and int(arr.max()) > _INT64_MAX:
+            raise IndexOverflowError(
+                f"index {int(arr.max())} (uint64) does not fit in int64: indices must be in "
+                "[-2**63, 2**63 - 1]"
+            )
+        return arr.astype(np.int64)
+    return arr
 
 
 def _may_repeat(index: Any) -> bool:

@@ -356,3 +356,13 @@ class CosineAnnealingLR(LRScheduler):
             / 2
             for base_lr in self.base_lrs
         ]
+
+
+# numerics: more schedules, in their own modules (they build on LRScheduler above)
+from chainrule.optim.lr_scheduler_more import *  # noqa: E402, F403, I001
+from chainrule.optim.lr_scheduler_more import __all__ as _more_all  # noqa: E402
+from chainrule.optim.lr_scheduler_more import _LRScheduler  # noqa: E402, F401
+from chainrule.optim.lr_scheduler_cyclic import *  # noqa: E402, F403
+from chainrule.optim.lr_scheduler_cyclic import __all__ as _cyclic_all  # noqa: E402
+
+__all__ += [*_more_all, *_cyclic_all]
