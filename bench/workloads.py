@@ -390,7 +390,7 @@ def _to_numpy(t: Any) -> np.ndarray | None:
         return None
     if hasattr(t, "detach"):
         t = t.detach()
-    return np.asarray(t.numpy() if hasattr(t, "numpy") else t)
+    return np.asarray(t.detach().numpy() if hasattr(t, "detach") else t)
 
 
 def check_chain(spec: ChainSpec, libs: Sequence[str], seed: int = 0) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # 1. autograd against the seeds' hand-derived gradients
     forward_loss(X, W1, W2, Y).backward()
-    dW1, dW2 = seed_gradients(X.numpy(), W1.numpy(), W2.numpy(), Y.numpy())
+    dW1, dW2 = seed_gradients(X.numpy(), W1.detach().numpy(), W2.detach().numpy(), Y.numpy())
     print("autograd vs the seeds' formulas:")
     for name, formula, ours, seeds in (
         ("dW2", "H_relu^T dY_pred", W2.grad.numpy(), dW2),

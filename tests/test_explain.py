@@ -249,7 +249,7 @@ def test_branch_step_sits_before_the_producer_and_sums_gradients() -> None:
     y.backward(cr.ones(4, 3, dtype=cr.float64))
     ex = explain(y)
     # the Branch's norm is that of the summed gradient: d(a*a + a)/da = 2a + 1
-    expected = np.linalg.norm(2 * 2 * x.numpy() + 1)
+    expected = np.linalg.norm(2 * 2 * x.detach().numpy() + 1)
     assert ex.rows[2].grad_norms[0] == pytest.approx(expected)
 
 
@@ -264,8 +264,8 @@ def test_leaf_used_twice_gets_a_branch_then_accumulate_grad() -> None:
     assert "x is used 2 times" in branch.notes[0]
     assert branch.grad_norms == [None]  # a leaf's summed gradient is its AccumulateGrad's
     acc = {r.name: r for r in op_rows(ex, "AccumulateGrad")}
-    assert acc["x"].grad_norms[0] == pytest.approx(np.linalg.norm(w.numpy() + 1))
-    assert acc["w"].grad_norms[0] == pytest.approx(np.linalg.norm(x.numpy()))
+    assert acc["x"].grad_norms[0] == pytest.approx(np.linalg.norm(w.detach().numpy() + 1))
+    assert acc["w"].grad_norms[0] == pytest.approx(np.linalg.norm(x.detach().numpy()))
     assert str(acc["w"].rules[0]) == "w.grad += dw  (3,) = (3,)"
 
 
@@ -295,7 +295,7 @@ def test_rows_are_the_same_before_and_after_backward() -> None:
     # norms: dY of the root is ones; the Add receives d(y*y)/dy = 2y
     assert after.rows[0].grad_norms == [pytest.approx(4.0 * 2)]
     add = op_rows(after, "Add")[0]
-    y_val = x.numpy() @ w.numpy() + b.numpy()
+    y_val = x.detach().numpy() @ w.detach().numpy() + b.detach().numpy()
     assert add.grad_norms[0] == pytest.approx(np.linalg.norm(2 * y_val))
     leaves = {r.name: r.grad_norms[0] for r in op_rows(after, "AccumulateGrad")}
     assert leaves["x2"] == pytest.approx(np.linalg.norm(b.grad.numpy()))
@@ -310,7 +310,7 @@ def test_no_norms_when_the_engine_does_not_record_them(monkeypatch: pytest.Monke
     assert op_rows(ex, "Mul")[0].grad_norms == [None]
     # the leaf's .grad is there all the same
     assert op_rows(ex, "AccumulateGrad")[0].grad_norms[0] == pytest.approx(
-        np.linalg.norm(2 * x.numpy()))
+        np.linalg.norm(2 * x.detach().numpy()))
 
 
 def test_user_function_shows_its_backward_docstring() -> None:
@@ -428,7 +428,7 @@ def test_seed_two_layer_network() -> None:
     assert rule_texts(first) == ["dB = A.T @ dY  (1000,100) = (1000,64)(64,100)"]
     assert first.inputs[0].source is None  # X needs no gradient
     # the norms are those of the seeds' hand-derived gradients
-    x, w1, w2, y = X.numpy(), W1.numpy(), W2.numpy(), Y.numpy()
+    x, w1, w2, y = X.detach().numpy(), W1.detach().numpy(), W2.detach().numpy(), Y.detach().numpy()
     h = x @ w1
     hr = np.maximum(h, 0)
     g_pred = 2 * (hr @ w2 - y)

@@ -33,8 +33,8 @@ def test_multiply_node_swaps_inputs() -> None:
     x, y = leaf(RNG.standard_normal(4)), leaf(RNG.standard_normal(4))
     dz = RNG.standard_normal(4)
     gx, gy = grads_of(x * y, dz, x, y)
-    np.testing.assert_allclose(gx, dz * y.numpy())
-    np.testing.assert_allclose(gy, dz * x.numpy())
+    np.testing.assert_allclose(gx, dz * y.detach().numpy())
+    np.testing.assert_allclose(gy, dz * x.detach().numpy())
 
 
 def test_reciprocal_node_is_minus_y_squared() -> None:
@@ -44,14 +44,14 @@ def test_reciprocal_node_is_minus_y_squared() -> None:
     (gx,) = grads_of(y, dy, x)
     np.testing.assert_allclose(gx, -dy * y.detach().numpy() ** 2)
     (gx2,) = grads_of(cr.reciprocal(x), dy, x)
-    np.testing.assert_allclose(gx2, -dy / x.numpy() ** 2)
+    np.testing.assert_allclose(gx2, -dy / x.detach().numpy() ** 2)
 
 
 def test_log_node_is_one_over_x() -> None:
     x = leaf(RNG.uniform(0.5, 2.0, 5))
     dy = RNG.standard_normal(5)
     (gx,) = grads_of(cr.log(x), dy, x)
-    np.testing.assert_allclose(gx, dy / x.numpy())
+    np.testing.assert_allclose(gx, dy / x.detach().numpy())
 
 
 def test_exp_node_is_its_own_output() -> None:
@@ -67,7 +67,7 @@ def test_sigmoid_node_is_y_times_one_minus_y() -> None:
     dy = RNG.standard_normal(6)
     y = cr.sigmoid(x)
     (gx,) = grads_of(y, dy, x)
-    yv = 1 / (1 + np.exp(-x.numpy()))
+    yv = 1 / (1 + np.exp(-x.detach().numpy()))
     np.testing.assert_allclose(y.detach().numpy(), yv)
     np.testing.assert_allclose(gx, dy * yv * (1 - yv))
 
@@ -84,7 +84,7 @@ def test_branch_node_adds_gradients() -> None:
     dy = RNG.standard_normal(3)
     # x branches into three uses: y = x*2 + x*x + exp(x)
     (gx,) = grads_of(x * 2.0 + x * x + cr.exp(x), dy, x)
-    np.testing.assert_allclose(gx, dy * (2 + 2 * x.numpy() + np.exp(x.numpy())))
+    np.testing.assert_allclose(gx, dy * (2 + 2 * x.detach().numpy() + np.exp(x.detach().numpy())))
 
 
 def test_repeat_sum_node_sums_the_repeated_gradient() -> None:
@@ -103,9 +103,9 @@ def test_y_equals_x_w_element_by_element() -> None:
     dy = RNG.standard_normal(3)
     gx, gw = grads_of(x @ w, dy, x, w)
     # dL/dx_i = sum_j dL/dy_j w_ij ; dL/dw_ij = x_i dL/dy_j
-    np.testing.assert_allclose(gx, [sum(dy[j] * w.numpy()[i, j] for j in range(3))
+    np.testing.assert_allclose(gx, [sum(dy[j] * w.detach().numpy()[i, j] for j in range(3))
                                     for i in range(2)])
-    np.testing.assert_allclose(gw, np.outer(x.numpy(), dy))
+    np.testing.assert_allclose(gw, np.outer(x.detach().numpy(), dy))
 
 
 def test_softmax_with_loss_is_softmax_minus_onehot_over_n() -> None:
@@ -114,7 +114,7 @@ def test_softmax_with_loss_is_softmax_minus_onehot_over_n() -> None:
     t = RNG.integers(0, c, n)
     loss = F.cross_entropy(z, cr.tensor(t))
     (gz,) = grads_of(loss, np.array(1.0), z)
-    p = np.exp(z.numpy() - z.numpy().max(1, keepdims=True))
+    p = np.exp(z.detach().numpy() - z.detach().numpy().max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     np.testing.assert_allclose(gz, (p - np.eye(c)[t]) / n, atol=1e-15)
 
@@ -128,8 +128,8 @@ def test_affine_layer_rules(batch: int | None) -> None:
     y = x @ w + b
     dy = RNG.standard_normal(y.shape)
     gx, gw, gb = grads_of(y, dy, x, w, b)
-    np.testing.assert_allclose(gx, dy @ w.numpy().T)  # dX = dY . W^T
-    xm, dym = np.atleast_2d(x.numpy()), np.atleast_2d(dy)
+    np.testing.assert_allclose(gx, dy @ w.detach().numpy().T)  # dX = dY . W^T
+    xm, dym = np.atleast_2d(x.detach().numpy()), np.atleast_2d(dy)
     np.testing.assert_allclose(gw, xm.T @ dym)  # dW = X^T . dY
     np.testing.assert_allclose(gb, dym.sum(axis=0))  # dB = sum over the batch of dY
 
@@ -141,8 +141,8 @@ def test_linear_layer_rules() -> None:
     y = F.linear(x, a, b)
     dy = RNG.standard_normal((6, 3))
     gx, ga, gb = grads_of(y, dy, x, a, b)
-    np.testing.assert_allclose(gx, dy @ a.numpy())  # dX = dY . A
-    np.testing.assert_allclose(ga, dy.T @ x.numpy())  # dA = dY^T . X
+    np.testing.assert_allclose(gx, dy @ a.detach().numpy())  # dX = dY . A
+    np.testing.assert_allclose(ga, dy.T @ x.detach().numpy())  # dA = dY^T . X
     np.testing.assert_allclose(gb, dy.T @ np.ones(6))  # db = dY^T . 1
 
 
@@ -151,9 +151,10 @@ def test_quadratic_form_z_equals_x_a_y() -> None:
         RNG.standard_normal(5))
     z = x @ a @ y
     gx, ga, gy = grads_of(z, np.array(1.0), x, a, y)
-    np.testing.assert_allclose(gx, a.numpy() @ y.numpy())  # dz/dx = A y
-    np.testing.assert_allclose(gy, a.numpy().T @ x.numpy())  # dz/dy = A^T x
-    np.testing.assert_allclose(ga, np.outer(x.numpy(), y.numpy()))  # dz/dA = x y^T
+    np.testing.assert_allclose(gx, a.detach().numpy() @ y.detach().numpy())  # dz/dx = A y
+    np.testing.assert_allclose(gy, a.detach().numpy().T @ x.detach().numpy())  # dz/dy = A^T x
+    np.testing.assert_allclose(ga, np.outer(x.detach().numpy(),
+                                            y.detach().numpy()))  # dz/dA = x y^T
 
 
 def test_bilinear_layer_rules() -> None:
@@ -164,11 +165,12 @@ def test_bilinear_layer_rules() -> None:
     dz = RNG.standard_normal((n, l_out))
     np.testing.assert_allclose(
         z.detach().numpy(),
-        np.stack([((x.numpy() @ a.numpy()[i]) * y.numpy()).sum(1) for i in range(l_out)], 1)
-        + b.numpy(),
+        np.stack([((x.detach().numpy() @ a.detach().numpy()[i]) * y.detach().numpy()).sum(1)
+                  for i in range(l_out)], 1)
+        + b.detach().numpy(),
     )
     gx, gy, ga, gb = grads_of(z, dz, x, y, a, b)
-    av, xv, yv = a.numpy(), x.numpy(), y.numpy()
+    av, xv, yv = a.detach().numpy(), x.detach().numpy(), y.detach().numpy()
     np.testing.assert_allclose(gx, sum(dz[:, [i]] * (yv @ av[i].T) for i in range(l_out)))
     np.testing.assert_allclose(gy, sum(dz[:, [i]] * (xv @ av[i]) for i in range(l_out)))
     np.testing.assert_allclose(ga, np.stack([(dz[:, [i]] * xv).T @ yv for i in range(l_out)]))
@@ -187,9 +189,9 @@ def test_layerwise_nabla_rules() -> None:
     yv = y.detach().numpy()
     grad_y = yv - target  # at the last layer
     grad_z = grad_y * yv * (1 - yv)  # grad_y (.) f'(z)
-    np.testing.assert_allclose(gw, x.numpy().T @ grad_z)  # grad_W = x^T grad_z
+    np.testing.assert_allclose(gw, x.detach().numpy().T @ grad_z)  # grad_W = x^T grad_z
     np.testing.assert_allclose(gb, grad_z[0])  # grad_b = grad_z
-    np.testing.assert_allclose(gx, grad_z @ w.numpy().T)  # grad_x = grad_z @ W^T
+    np.testing.assert_allclose(gx, grad_z @ w.detach().numpy().T)  # grad_x = grad_z @ W^T
 
 
 # -- 003: the two-layer ReLU network, Frobenius loss --------------------------------------
@@ -203,13 +205,13 @@ def test_two_layer_network_trace_method_rules() -> None:
     y_pred = h_relu @ w2
     loss = ((y_pred - cr.tensor(y)) ** 2).sum()
     loss.backward()
-    hv = x @ w1.numpy()
+    hv = x @ w1.detach().numpy()
     hr = np.maximum(hv, 0)
-    d_ypred = 2 * (hr @ w2.numpy() - y)  # d loss / d Y_pred
+    d_ypred = 2 * (hr @ w2.detach().numpy() - y)  # d loss / d Y_pred
     d_w2 = hr.T @ d_ypred  # = H_relu^T dY_pred
-    d_hrelu = d_ypred @ w2.numpy().T  # = dY_pred W2^T
+    d_hrelu = d_ypred @ w2.detach().numpy().T  # = dY_pred W2^T
     d_h = d_hrelu * (hv > 0)  # zero where H <= 0
     d_w1 = x.T @ d_h  # = X^T dH
-    np.testing.assert_allclose(loss.item(), np.sum((hr @ w2.numpy() - y) ** 2))
+    np.testing.assert_allclose(loss.item(), np.sum((hr @ w2.detach().numpy() - y) ** 2))
     np.testing.assert_allclose(w2.grad.numpy(), d_w2)
     np.testing.assert_allclose(w1.grad.numpy(), d_w1)

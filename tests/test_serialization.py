@@ -51,7 +51,7 @@ def assert_same(a: Any, b: Any, where: str = "obj") -> None:
     assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
     if isinstance(a, Tensor):
         assert a.requires_grad == b.requires_grad, where
-        assert_same(a.numpy(), b.numpy(), where + ".numpy()")
+        assert_same(a.detach().numpy(), b.detach().numpy(), where + ".detach().numpy()")
     elif isinstance(a, np.ndarray):
         assert (a.dtype, a.shape) == (b.dtype, b.shape), where
         np.testing.assert_array_equal(a, b, err_msg=where)
@@ -187,7 +187,7 @@ def test_tensor_subclass_and_odd_layouts(tmp_path: Path) -> None:
     }
     loaded = round_trip(obj, tmp_path / "c")
     assert type(loaded["param"]) is Tensor and loaded["param"].requires_grad
-    np.testing.assert_array_equal(loaded["param"].numpy(), np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(loaded["param"].detach().numpy(), np.ones((2, 2), np.float32))
     for key in ("transposed", "strided", "fortran", "readonly"):
         np.testing.assert_array_equal(loaded[key], obj[key])
         assert loaded[key].dtype == obj[key].dtype and loaded[key].flags.writeable
@@ -205,7 +205,7 @@ def test_nn_parameter_saves_as_tensor(tmp_path: Path) -> None:
     param = Parameter(tensor(np.arange(6.0).reshape(2, 3)))
     loaded = round_trip({"w": param}, tmp_path / "c")["w"]
     assert isinstance(loaded, Tensor) and loaded.requires_grad
-    np.testing.assert_array_equal(loaded.numpy(), param.numpy())
+    np.testing.assert_array_equal(loaded.detach().numpy(), param.detach().numpy())
 
 
 def test_shared_leaves_are_stored_once_and_stay_shared(tmp_path: Path) -> None:

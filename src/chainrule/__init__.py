@@ -20,6 +20,12 @@ from chainrule.creation import *  # noqa: F403
 from chainrule.dtypes import (
     bool,  # noqa: A004
     double,
+    dtype,
+    finfo,
+    float,  # noqa: A004
+    iinfo,
+    int,  # noqa: A004
+    short,
     float16,
     float32,
     float64,
@@ -46,5 +52,32 @@ from chainrule.random import (
 )
 from chainrule.serialization import CheckpointError, load, save
 from chainrule.tensor import Tensor, as_tensor, from_numpy, is_tensor, tensor
+
+# PyTorch's everyday names (device probes, legacy spellings): parity with scripts
+from chainrule import accelerator, backends, cuda  # noqa: E402, I001
+import chainrule.linalg as linalg  # noqa: E402 (not chainrule.ops.linalg, star-imported above)
+from chainrule.autograd.inference_mode import inference_mode, is_inference_mode_enabled
+from chainrule.device import device
+from chainrule.legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from chainrule.printing import get_printoptions, set_printoptions
+from chainrule.runtime import (
+    are_deterministic_algorithms_enabled,
+    get_default_device,
+    get_num_threads,
+    set_default_device,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
+from chainrule.size import Size
 
 __version__ = "0.1.0"

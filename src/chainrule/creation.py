@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule.device import check_device
 from chainrule.ops._errors import ShapeError
 from chainrule.random import Generator, _np_generator
 from chainrule.tensor import Tensor
@@ -32,7 +33,9 @@ def _size(size: tuple[Any, ...], op: str) -> tuple[int, ...]:
     return shape
 
 
-def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
+def _make(arr: np.ndarray, requires_grad: bool, device: Any = None, op: str = "factory"
+          ) -> Tensor:
+    check_device(device, op)
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad_(True)
@@ -43,29 +46,33 @@ def _float(dtype: Any) -> np.dtype:
     return dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
 
 
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros(_size(size, "zeros"), _float(dtype)), requires_grad)
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+          ) -> Tensor:
+    return _make(np.zeros(_size(size, "zeros"), _float(dtype)), requires_grad, device, "zeros")
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones(_size(size, "ones"), _float(dtype)), requires_grad)
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+         ) -> Tensor:
+    return _make(np.ones(_size(size, "ones"), _float(dtype)), requires_grad, device, "ones")
 
 
-def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.empty(_size(size, "empty"), _float(dtype)), requires_grad)
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+          ) -> Tensor:
+    return _make(np.empty(_size(size, "empty"), _float(dtype)), requires_grad, device, "empty")
 
 
-def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
     if dtype is None:
         if isinstance(fill_value, bool):
             dtype = dtypes.bool
         elif isinstance(fill_value, int):
             dtype = dtypes.int64
     shape = _size((size,) if not isinstance(size, (tuple, list)) else tuple(size), "full")
-    return _make(np.full(shape, fill_value, _float(dtype)), requires_grad)
+    return _make(np.full(shape, fill_value, _float(dtype)), requires_grad, device, "full")
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
     if end is None:
         start, end = 0, start
@@ -77,7 +84,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
         values = np.arange(start, end, step)
     except (ValueError, MemoryError) as e:  # more elements than memory can hold
         raise RuntimeError(f"arange({start}, {end}, {step}): too many elements ({e})") from None
-    return _make(values.astype(dtypes.as_dtype(dtype)), requires_grad)
+    return _make(values.astype(dtypes.as_dtype(dtype)), requires_grad, device, "arange")
 
 
 def _check_arange(start: Any, end: Any, step: Any) -> None:
@@ -107,60 +114,72 @@ def _check_arange(start: Any, end: Any, step: Any) -> None:
         raise RuntimeError(f"arange: {length} elements do not fit in int64")
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None,
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    return _make(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad)
+    return _make(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad, device,
+                 "linspace")
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad)
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad, device, "eye")
 
 
 def _like(x: Tensor, dtype: Any) -> np.dtype:
     return x.dtype if dtype is None else dtypes.as_dtype(dtype)
 
 
-def zeros_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros(input.shape, _like(input, dtype)), requires_grad)
+def zeros_like(input: Tensor, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(input.shape, _like(input, dtype)), requires_grad, device, "zeros_like")
 
 
-def ones_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones(input.shape, _like(input, dtype)), requires_grad)
+def ones_like(input: Tensor, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(input.shape, _like(input, dtype)), requires_grad, device, "ones_like")
 
 
-def empty_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.empty(input.shape, _like(input, dtype)), requires_grad)
+def empty_like(input: Tensor, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    return _make(np.empty(input.shape, _like(input, dtype)), requires_grad, device, "empty_like")
 
 
-def full_like(input: Tensor, fill_value: Any, dtype: Any = None,
+def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
-    return _make(np.full(input.shape, fill_value, _like(input, dtype)), requires_grad)
+    return _make(np.full(input.shape, fill_value, _like(input, dtype)), requires_grad, device,
+                 "full_like")
 
 
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
-         requires_grad: bool = False) -> Tensor:
+         device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
     g = _np_generator(generator)
-    return _make(g.random(_size(size, "rand")).astype(_float(dtype)), requires_grad)
+    return _make(g.random(_size(size, "rand")).astype(_float(dtype)), requires_grad, device,
+                 "rand")
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
-          requires_grad: bool = False) -> Tensor:
+          device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     g = _np_generator(generator)
-    return _make(g.standard_normal(_size(size, "randn")).astype(_float(dtype)), requires_grad)
+    return _make(g.standard_normal(_size(size, "randn")).astype(_float(dtype)), requires_grad,
+                 device, "randn")
 
 
-def rand_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand_like(input: Tensor, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    check_device(device, "rand_like")
     return rand(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
 
 
-def randn_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn_like(input: Tensor, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    check_device(device, "randn_like")
     return randn(input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
 
 
 def randint(low: int, high: Any = None, size: Any = None, generator: Generator | None = None,
-            dtype: Any = None) -> Tensor:
+            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Integers in [low, high); ``randint(high, size)`` as in PyTorch."""
     if size is None:
         low, high, size = 0, low, high
@@ -169,16 +188,20 @@ def randint(low: int, high: Any = None, size: Any = None, generator: Generator |
     g = _np_generator(generator)
     out = g.integers(low, high, _size((size,) if isinstance(size, int) else tuple(size),
                                        "randint"))
-    return _make(out.astype(dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)), False)
+    return _make(out.astype(dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)),
+                 requires_grad, device, "randint")
 
 
-def randperm(n: int, generator: Generator | None = None, dtype: Any = None) -> Tensor:
+def randperm(n: int, generator: Generator | None = None, dtype: Any = None,
+             device: Any = None, requires_grad: bool = False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
     out = _np_generator(generator).permutation(int(n))
-    return _make(out.astype(dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)), False)
+    return _make(out.astype(dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)),
+                 requires_grad, device, "randperm")
 
 
 def normal(mean: float, std: float, size: Any, generator: Generator | None = None,
-           dtype: Any = None) -> Tensor:
+           dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     g = _np_generator(generator)
-    return _make(g.normal(mean, std, _size(tuple(size), "normal")).astype(_float(dtype)), False)
+    return _make(g.normal(mean, std, _size(tuple(size), "normal")).astype(_float(dtype)),
+                 requires_grad, device, "normal")

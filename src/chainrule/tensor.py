@@ -15,7 +15,11 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes as _dtypes
+from chainrule._tensor_methods import TensorMethods
 from chainrule.autograd.grad_mode import GradMode
+from chainrule.device import CPU as _CPU
+from chainrule.device import check_device, device
+from chainrule.size import Size
 
 __all__ = ["Tensor", "tensor", "from_numpy", "as_tensor", "is_tensor"]
 
@@ -39,7 +43,7 @@ def _leaf_inplace_error(op: str) -> RuntimeError:
     )
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A multi-dimensional array that can record the operations applied to it.
 
     Attributes:
@@ -59,8 +63,23 @@ class Tensor:
 
     __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
 
-    def __init__(self, data: Any = None, requires_grad: bool = False, dtype: Any = None) -> None:
-        arr = _to_array(data if data is not None else [], dtype)
+    def __init__(self, *args: Any, requires_grad: bool = False, dtype: Any = None,
+                 device: Any = None) -> None:
+        """PyTorch's legacy constructor: ``Tensor(data)`` copies data, ``Tensor(2, 3)``
+        (or a ``Size``) makes a tensor of that size, ``Tensor()`` an empty one; all in the
+        default float dtype unless ``dtype`` is given (``cr.tensor`` infers the dtype)."""
+        check_device(device, "Tensor")
+        dtype = _dtypes.get_default_dtype() if dtype is None else dtype
+        if not args:
+            arr = np.empty((0,), _dtypes.as_dtype(dtype))
+        elif (all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in args)
+              or (len(args) == 1 and isinstance(args[0], Size))):
+            arr = np.zeros(Size(args[0] if isinstance(args[0], Size) else args),
+                           _dtypes.as_dtype(dtype))
+        elif len(args) == 1:
+            arr = _to_array(args[0], dtype)
+        else:
+            raise TypeError(f"Tensor(): expected data or sizes (ints), got {args!r}")
         self.data = arr
         self._requires_grad = False
         self.grad_fn = None
@@ -84,16 +103,17 @@ class Tensor:
 
     # -- attributes -----------------------------------------------------------------
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def shape(self) -> Size:
+        return _new_tuple(Size, self.data.shape)  # Size(...) without re-checking the ints
 
     @property
     def ndim(self) -> int:
         return self.data.ndim
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def dtype(self) -> Any:
+        """The element type, e.g. ``chainrule.float32`` (equal to NumPy's ``float32``)."""
+        return _dtypes.wrap(self.data.dtype)
 
     @property
     def is_leaf(self) -> bool:
@@ -110,15 +130,19 @@ class Tensor:
         return _ops.transpose(self, -2, -1)
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> device:
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     @property
     def itemsize(self) -> int:
         return self.data.itemsize
 
     def size(self, dim: int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return _new_tuple(Size, self.data.shape) if dim is None else self.data.shape[dim]
 
     def numel(self) -> int:
         return int(self.data.size)
@@ -140,10 +164,18 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def numpy(self) -> np.ndarray:
-        """The underlying array, without copying (shares memory with the tensor)."""
-        if self.requires_grad and GradMode.enabled and not self.is_leaf:
-            pass  # PyTorch refuses here; we allow reading, as the array is ours
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying array, without copying (shares memory with the tensor).
+
+        As in PyTorch, a tensor that requires grad refuses (a write through the array
+        would bypass the version counter that guards its graph): use
+        ``detach().numpy()`` (or ``numpy(force=True)``, the same).
+        """
+        if self._requires_grad and GradMode.enabled and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
         return self.data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -292,24 +324,31 @@ class Tensor:
         return _ops.clone(self)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (other's dtype), as PyTorch.
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``, as PyTorch.
 
         Casts differentiably; returns self when the dtype already matches (unless
-        ``copy=True``). The only device is ``'cpu'``.
+        ``copy=True``). The only device is ``'cpu'``: others raise a clear error.
         """
-        dtype = kwargs.get("dtype")
+        dtype, dev = kwargs.get("dtype"), kwargs.get("device")
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif not (isinstance(a, str) and a.startswith("cpu")):
+            elif isinstance(a, str | device):
+                dev = a
+            else:
                 dtype = a
+        check_device(dev, "Tensor.to")
         out = self if dtype is None else _ops.cast(self, _dtypes.as_dtype(dtype))
         return _ops.clone(out) if kwargs.get("copy") and out is self else out
 
-    def type(self, dtype: Any = None) -> Any:
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """``type()`` names the legacy type (``'chainrule.FloatTensor'``); ``type(t)``
+        casts to a dtype, a legacy type (``cr.LongTensor``) or its name."""
+        from chainrule import legacy
+
         if dtype is None:
-            return "chainrule." + _DTYPE_NAMES.get(self.dtype, str(self.dtype))
-        return self.to(dtype)
+            return legacy.legacy_type_name(self.data.dtype)
+        return self.to(legacy.legacy_type_dtype(dtype))
 
     def float(self) -> Tensor:
         return self.to(_dtypes.float32)
@@ -330,6 +369,10 @@ class Tensor:
         return self.to(_dtypes.bool)
 
     def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        check_device("cuda" if device is None else device, "Tensor.cuda")
         return self
 
     def contiguous(self) -> Tensor:
@@ -388,7 +431,10 @@ class Tensor:
         return _compare(np.floor_divide, self, other)
 
     def __mod__(self, other: Any) -> Tensor:
-        return _compare(np.remainder, self, other)
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ops.remainder(other, self)
 
     # comparisons and logic: no gradient, boolean results
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
@@ -430,22 +476,23 @@ class Tensor:
     ge = __ge__
 
     def equal(self, other: Tensor) -> bool:
-        return self.shape == other.shape and bool(np.array_equal(self.data, other.data))
+        return _ops.equal(self, other)
 
-    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-        return bool(np.allclose(self.data, _data_of(other), rtol=rtol, atol=atol))
+    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
+                 equal_nan: bool = False) -> bool:
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
 
     def isnan(self) -> Tensor:
-        return Tensor._make(np.isnan(self.data))
+        return _ops.isnan(self)
 
     def isfinite(self) -> Tensor:
-        return Tensor._make(np.isfinite(self.data))
+        return _ops.isfinite(self)
 
-    def all(self) -> Tensor:
-        return Tensor._make(np.asarray(self.data.all()))
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.all(self, dim, keepdim)
 
-    def any(self) -> Tensor:
-        return Tensor._make(np.asarray(self.data.any()))
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops.any(self, dim, keepdim)
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
@@ -547,7 +594,7 @@ class Tensor:
             except ValueError:
                 raise ShapeError(
                     f"copy_: a source of shape {np.shape(src_data)} cannot be broadcast to the "
-                    f"tensor's shape {self.shape}"
+                    f"tensor's shape {tuple(self.shape)}"
                 ) from None
         if GradMode.enabled and isinstance(src, Tensor) and src.requires_grad:
             return self._inplace("copy_", lambda t: _ops.add(t * 0, src), src)
@@ -775,12 +822,13 @@ class Tensor:
         return _format_tensor(self)
 
     def __format__(self, spec: str) -> str:
-        if self.data.ndim == 0 and spec:
+        if self.data.ndim == 0:  # f"{loss}" prints the number, as PyTorch
             return format(self.item(), spec)
         return repr(self)
 
 
 _ENGINE: list[Any] = [None]  # the module chainrule.autograd.engine, once imported
+_new_tuple = tuple.__new__
 
 
 class RemovableHandle:
@@ -963,20 +1011,23 @@ def _has_numpy_floats(data: Any) -> bool:
     return False
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of ``data``.
 
     Python floats give the default dtype (float32), ints int64, bools bool; an ndarray or
-    Tensor keeps its dtype unless ``dtype`` is given.
+    Tensor keeps its dtype unless ``dtype`` is given. ``device`` must be the CPU.
     """
+    check_device(device, "tensor")
     t = Tensor._make(_to_array(data, dtype))
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but shares memory with an ndarray or Tensor of the right dtype."""
+    check_device(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or data.dtype == _dtypes.as_dtype(dtype)):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _dtypes.as_dtype(dtype)):

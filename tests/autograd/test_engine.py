@@ -16,7 +16,7 @@ def test_branch_fan_out_sums_gradients() -> None:
     x = t64([1.0, -2.0, 0.5])
     y = x * x + x * 3.0
     y.backward(cr.ones(3, dtype=cr.float64))
-    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + 3)
+    np.testing.assert_allclose(x.grad.detach().numpy(), 2 * x.detach().numpy() + 3)
 
 
 def test_diamond_graph_runs_each_node_once() -> None:
@@ -95,10 +95,10 @@ def test_create_graph_gives_second_derivative() -> None:
     x = t64([1.5, -0.5])
     y = x * x * x
     (g,) = cr.autograd.grad(y, x, cr.ones(2, dtype=cr.float64), create_graph=True)
-    np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
+    np.testing.assert_allclose(g.detach().numpy(), 3 * x.detach().numpy() ** 2)
     assert g.requires_grad
     (h,) = cr.autograd.grad(g, x, cr.ones(2, dtype=cr.float64))
-    np.testing.assert_allclose(h.numpy(), 6 * x.numpy())
+    np.testing.assert_allclose(h.detach().numpy(), 6 * x.detach().numpy())
 
 
 def test_hessian_vector_product_via_backward() -> None:
@@ -107,7 +107,7 @@ def test_hessian_vector_product_via_backward() -> None:
     (g,) = cr.autograd.grad(y, x, cr.ones(2, dtype=cr.float64), create_graph=True)
     v = t64([1.0, -1.0], requires_grad=False)
     (g * v).backward(cr.ones(2, dtype=cr.float64))
-    np.testing.assert_allclose(x.grad.numpy(), 6 * x.numpy() * v.numpy())
+    np.testing.assert_allclose(x.grad.detach().numpy(), 6 * x.detach().numpy() * v.detach().numpy())
 
 
 def test_grad_does_not_touch_leaf_grads() -> None:
@@ -140,8 +140,8 @@ def test_retain_grad_on_non_leaf() -> None:
     h = x * 3.0
     h.retain_grad()
     (h * h).backward(cr.ones(2, dtype=cr.float64))
-    np.testing.assert_allclose(h.grad.numpy(), 2 * h.numpy())
-    np.testing.assert_allclose(x.grad.numpy(), 18 * x.numpy())
+    np.testing.assert_allclose(h.grad.detach().numpy(), 2 * h.detach().numpy())
+    np.testing.assert_allclose(x.grad.detach().numpy(), 18 * x.detach().numpy())
 
 
 def test_inplace_change_of_saved_tensor_is_detected() -> None:
@@ -168,7 +168,7 @@ def test_inplace_on_leaf_requiring_grad_raises_at_once() -> None:
         x.add_(1.0)
     with cr.no_grad():
         x.add_(1.0)
-    np.testing.assert_allclose(x.numpy(), [2.0])
+    np.testing.assert_allclose(x.detach().numpy(), [2.0])
 
 
 def test_inplace_on_non_leaf_is_recorded() -> None:

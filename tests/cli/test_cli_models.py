@@ -114,7 +114,9 @@ def test_cnn_equals_the_same_network_in_torch(shape):
     ours.eval()
     reference.eval()
     np.testing.assert_allclose(
-        ours(cr.from_numpy(x)).numpy(), reference(torch.from_numpy(x)).detach().numpy(), atol=1e-10
+        ours(cr.from_numpy(x)).detach().numpy(),
+        reference(torch.from_numpy(x)).detach().numpy(),
+        atol=1e-10,
     )
     assert describe_cnn(shape, 10) == f"CNN {c}x{h}x{w} -> 16-32 -> 10"
     assert image_shape([(cr.zeros(*shape), 0)]) == shape

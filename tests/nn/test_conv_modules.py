@@ -108,7 +108,7 @@ def test_conv_default_initialisation_bounds(cls: str) -> None:
     m = getattr(nn, cls)(6, 8, 3, groups=2)
     fan_in = m.weight.shape[1] * math.prod(m.weight.shape[2:])
     bound = 1 / math.sqrt(fan_in)
-    w, b = m.weight.numpy(), m.bias.numpy()
+    w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
     assert m.weight.dtype == cr.float32
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
     assert np.abs(b).max() <= bound
@@ -146,7 +146,7 @@ def test_conv_transpose_output_size() -> None:
     y = ours(cr.tensor(x), output_size=[8, 7])
     ty = theirs(torch.tensor(x), output_size=[8, 7])
     assert y.shape == (1, 3, 8, 7)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="valid sizes range from 7 to 8"):
         ours(cr.tensor(x), output_size=(9, 9))
 
@@ -156,11 +156,11 @@ def test_dropout2d_zeroes_whole_channels() -> None:
     m = nn.Dropout2d(0.5)
     x = cr.ones(8, 16, 3, 3, requires_grad=True)
     y = m(x)
-    per_channel = y.numpy().reshape(8, 16, 9)
+    per_channel = y.detach().numpy().reshape(8, 16, 9)
     assert set(np.unique(per_channel)) <= {0.0, 2.0}
     assert (per_channel.min(-1) == per_channel.max(-1)).all()  # a channel is kept or not
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
     m.eval()
     assert m(x) is x
     assert repr(m) == "Dropout2d(p=0.5, inplace=False)"

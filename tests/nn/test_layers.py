@@ -29,7 +29,7 @@ def test_parameter_basics() -> None:
     t = cr.zeros(2, 3)
     p = nn.Parameter(t)
     assert isinstance(p, cr.Tensor) and p.requires_grad and p.is_leaf
-    assert np.shares_memory(p.numpy(), t.numpy())  # as torch.nn.Parameter
+    assert np.shares_memory(p.detach().numpy(), t.detach().numpy())  # as torch.nn.Parameter
     assert repr(p) == ("Parameter containing:\ntensor([[0., 0., 0.],\n        [0., 0., 0.]], "
                        "requires_grad=True)")
     assert not nn.Parameter(t, requires_grad=False).requires_grad
@@ -51,12 +51,12 @@ def test_linear_init_is_torch_reset_parameters() -> None:
     assert fc.weight.shape == (300, 400) and fc.bias.shape == (300,)
     assert fc.weight.dtype == cr.float32 and fc.bias.dtype == cr.float32
     bound = 1 / math.sqrt(400)  # kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(in), 1/sqrt(in))
-    w, b = fc.weight.numpy(), fc.bias.numpy()
+    w, b = fc.weight.detach().numpy(), fc.bias.detach().numpy()
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound  # std of U(-a, a) = a/sqrt(3)
     assert abs(w.mean()) < 0.01 * bound and np.abs(w).max() > 0.99 * bound
     cr.manual_seed(0)
-    np.testing.assert_array_equal(nn.Linear(400, 300).weight.numpy(), w)  # reproducible
+    np.testing.assert_array_equal(nn.Linear(400, 300).weight.detach().numpy(), w)  # reproducible
     assert nn.Linear(3, 2, bias=False).bias is None
     assert nn.Linear(3, 2, dtype=cr.float64).weight.dtype == cr.float64
 
@@ -96,8 +96,9 @@ def test_bilinear_init_and_forward_equal_torch() -> None:
     bl = nn.Bilinear(50, 3, 20)
     bound = 1 / math.sqrt(50)
     assert bl.weight.shape == (20, 50, 3) and bl.bias.shape == (20,)
-    assert np.abs(bl.weight.numpy()).max() <= bound and np.abs(bl.bias.numpy()).max() <= bound
-    assert np.abs(bl.weight.numpy()).max() > 0.95 * bound
+    assert np.abs(bl.weight.detach().numpy()).max() <= bound
+    assert np.abs(bl.bias.detach().numpy()).max() <= bound
+    assert np.abs(bl.weight.detach().numpy()).max() > 0.95 * bound
     if torch is None:
         return
     tbl = torch.nn.Bilinear(50, 3, 20)
@@ -141,7 +142,8 @@ def test_batchnorm_train_and_eval_equal_torch(shape: tuple[int, ...],
     bn.eval()
     tbn.eval()
     x = rng.standard_normal(shape)
-    np.testing.assert_allclose(bn(cr.tensor(x)).numpy(), tbn(torch_.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(bn(cr.tensor(x)).detach().numpy(),
+                               tbn(torch_.tensor(x)).detach().numpy(),
                                rtol=1e-12, atol=1e-12)
 
 

@@ -213,7 +213,7 @@ def test_deepcopy_is_independent() -> None:
     assert isinstance(clone[0].weight, nn.Parameter) and clone[0].weight.requires_grad
     with cr.no_grad():
         clone[0].weight.fill_(0.0)
-    assert not np.all(model[0].weight.numpy() == 0)
+    assert not np.all(model[0].weight.detach().numpy() == 0)
     assert list(clone.state_dict()) == list(model.state_dict())
 
 
@@ -225,7 +225,7 @@ def test_state_dict_values_are_detached_and_shared() -> None:
     sd = lin.state_dict()
     assert isinstance(sd, OrderedDict)
     assert not sd["weight"].requires_grad and not isinstance(sd["weight"], nn.Parameter)
-    assert np.shares_memory(sd["weight"].numpy(), lin.weight.numpy())
+    assert np.shares_memory(sd["weight"].detach().numpy(), lin.weight.detach().numpy())
     assert lin.state_dict(keep_vars=True)["weight"] is lin.weight
 
 
@@ -243,14 +243,14 @@ def test_load_state_dict_round_trip_with_arrays_and_tensors() -> None:
     assert int(b.bn.num_batches_tracked.item()) == 1
     a.eval()
     b.eval()
-    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
     b.load_state_dict(sd)  # tensors work as well
     assert isinstance(b.fc1.weight, nn.Parameter) and b.fc1.weight.requires_grad
 
 
 def test_load_state_dict_strict_errors_in_one_message() -> None:
     model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
-    before = model[0].weight.numpy().copy()
+    before = model[0].weight.detach().numpy().copy()
     bad = {k: v.numpy() for k, v in model.state_dict().items()}
     del bad["2.bias"]
     bad["0.weight"] = np.zeros((3, 2))
@@ -263,12 +263,12 @@ def test_load_state_dict_strict_errors_in_one_message() -> None:
     assert 'Unexpected key(s) in state_dict: "extra.weight".' in msg
     assert ("size mismatch for 0.weight: copying a param with shape (3, 2) from checkpoint, "
             "the shape in current model is (2, 3).") in msg
-    np.testing.assert_array_equal(model[0].weight.numpy(), before)  # nothing was copied
+    np.testing.assert_array_equal(model[0].weight.detach().numpy(), before)  # nothing was copied
     # strict=False reports the keys; a size mismatch is an error anyway, as in PyTorch
     bad["0.weight"] = np.ones((2, 3))
     result = model.load_state_dict(bad, strict=False)
     assert result.missing_keys == ["2.bias"] and result.unexpected_keys == ["extra.weight"]
-    np.testing.assert_array_equal(model[0].weight.numpy(), np.ones((2, 3)))
+    np.testing.assert_array_equal(model[0].weight.detach().numpy(), np.ones((2, 3)))
     with pytest.raises(TypeError, match="dict-like"):
         model.load_state_dict([1, 2])
 
@@ -316,7 +316,8 @@ def test_sequential_indexing_slicing_and_editing() -> None:
     named = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.Tanh())]))
     assert list(named.state_dict()) == ["fc.weight", "fc.bias"] and named.fc is named[0]
     x = cr.randn(4, 2)
-    np.testing.assert_allclose(nn.Sequential(a, b, c)(x).numpy(), c(b(a(x))).numpy())
+    np.testing.assert_allclose(nn.Sequential(a, b, c)(x).detach().numpy(),
+                               c(b(a(x))).detach().numpy())
 
 
 def test_modulelist_and_moduledict() -> None:

@@ -180,7 +180,7 @@ def test_graph_is_valid_with_state_dict_initializers(onnx: Any) -> None:
     assert names == ["0.weight", "0.bias", "2.weight", "2.bias", "2.running_mean",
                      "2.running_var"]
     w = onnx.numpy_helper.to_array(proto.graph.initializer[0])
-    np.testing.assert_array_equal(w, model[0].weight.numpy())
+    np.testing.assert_array_equal(w, model[0].weight.detach().numpy())
     assert [n.op_type for n in proto.graph.node] == ["Gemm", "Relu", "BatchNormalization"]
 
 

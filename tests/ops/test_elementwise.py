@@ -77,7 +77,7 @@ def test_unary_closed_form(name, op, tname, f, df, domain) -> None:
     x = _unary_input((4, 3), domain, seed=7)
     t = t64(x)
     y = op(t)
-    np.testing.assert_allclose(y.numpy(), f(x), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(y.detach().numpy(), f(x), rtol=1e-13, atol=1e-15)
     cot = np.random.default_rng(2).standard_normal(x.shape)
     np.testing.assert_allclose(grad_of(y, t, cot), cot * df(x), rtol=1e-12, atol=1e-15)
     # PyTorch's grad_fn names, without its counter (ReluBackward0 -> ReluBackward)
@@ -146,7 +146,7 @@ def test_abs_gradient_is_sign_with_zero_at_zero() -> None:
 def test_sign_values_and_zero_gradient() -> None:
     x = t64([-3.0, 0.0, 0.5])
     y = cr.sign(x)
-    np.testing.assert_array_equal(y.numpy(), [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(y.detach().numpy(), [-1.0, 0.0, 1.0])
     np.testing.assert_array_equal(grad_of(y, x), [0.0, 0.0, 0.0])
     assert cr.sign(cr.tensor([True, False])).tolist() == [True, False]
 
@@ -158,11 +158,12 @@ def test_sigmoid_is_finite_and_warning_free_at_extremes(dtype) -> None:
         y = cr.sigmoid(x)
         (g,) = cr.autograd.grad(y, [x], cr.ones(7, dtype=dtype))
     assert y.dtype == dtype and g.dtype == dtype
-    assert np.all(np.isfinite(y.numpy())) and np.all(np.isfinite(g.numpy()))
-    assert y.numpy()[0] == 0.0 and y.numpy()[-1] == 1.0 and y.numpy()[3] == 0.5
+    assert np.all(np.isfinite(y.detach().numpy())) and np.all(np.isfinite(g.detach().numpy()))
+    yd = y.detach().numpy()
+    assert yd[0] == 0.0 and yd[-1] == 1.0 and yd[3] == 0.5
     assert g.numpy()[0] == 0.0 and g.numpy()[-1] == 0.0 and g.numpy()[3] == 0.25
     # small outputs keep their relative precision (1 + exp(-x), not 1 - something)
-    np.testing.assert_allclose(y.numpy()[2], np.exp(-30.0), rtol=1e-6)
+    np.testing.assert_allclose(y.detach().numpy()[2], np.exp(-30.0), rtol=1e-6)
 
 
 def test_sigmoid_matches_torch_at_extremes() -> None:
@@ -177,7 +178,7 @@ def test_tanh_saturates_without_warnings() -> None:
     with no_warnings():
         y = cr.tanh(x)
         g = grad_of(y, x)
-    np.testing.assert_array_equal(y.numpy(), [-1.0, 1.0])
+    np.testing.assert_array_equal(y.detach().numpy(), [-1.0, 1.0])
     np.testing.assert_array_equal(g, [0.0, 0.0])
 
 
@@ -197,11 +198,12 @@ def test_log_of_negative_and_zero_like_numpy_without_warnings() -> None:
         s = cr.sqrt(x)
         gs = grad_of(s, x)
         lp = cr.log1p(t64([-2.0, -1.0]))
-    assert np.isnan(y.numpy()[0]) and y.numpy()[1] == -np.inf and y.numpy()[2] == 0.0
+    yd = y.detach().numpy()
+    assert np.isnan(yd[0]) and yd[1] == -np.inf and yd[2] == 0.0
     np.testing.assert_array_equal(g, [-1.0, np.inf, 1.0])  # 1/x, as PyTorch
-    assert np.isnan(s.numpy()[0]) and s.numpy()[1] == 0.0
+    assert np.isnan(s.detach().numpy()[0]) and s.detach().numpy()[1] == 0.0
     assert np.isnan(gs[0]) and gs[1] == np.inf and gs[2] == 0.5
-    assert np.isnan(lp.numpy()[0]) and lp.numpy()[1] == -np.inf
+    assert np.isnan(lp.detach().numpy()[0]) and lp.detach().numpy()[1] == -np.inf
 
 
 def test_log_only_suppresses_warnings_inside_the_op() -> None:
@@ -216,7 +218,7 @@ def test_log_only_suppresses_warnings_inside_the_op() -> None:
 def test_clamp_values_and_gradient_pass_at_the_bounds() -> None:
     x = t64([-2.0, -1.0, 0.0, 1.0, 2.0, np.nan])
     y = cr.clamp(x, -1.0, 1.0)
-    np.testing.assert_array_equal(y.numpy(), [-1.0, -1.0, 0.0, 1.0, 1.0, np.nan])
+    np.testing.assert_array_equal(y.detach().numpy(), [-1.0, -1.0, 0.0, 1.0, 1.0, np.nan])
     # PyTorch's convention: min <= x <= max passes the gradient, bounds included; NaN: 0
     np.testing.assert_array_equal(grad_of(y, x), [0.0, 1.0, 1.0, 1.0, 0.0, 0.0])
 
@@ -226,7 +228,7 @@ def test_clamp_one_sided_and_min_above_max() -> None:
     np.testing.assert_array_equal(grad_of(cr.clamp(x, min=0.0), x), [0.0, 1.0, 1.0])
     np.testing.assert_array_equal(grad_of(cr.clamp(x, max=0.0), x), [1.0, 1.0, 0.0])
     y = cr.clamp(x, min=1.0, max=-1.0)  # min > max: everything becomes max
-    np.testing.assert_array_equal(y.numpy(), [-1.0, -1.0, -1.0])
+    np.testing.assert_array_equal(y.detach().numpy(), [-1.0, -1.0, -1.0])
     np.testing.assert_array_equal(grad_of(y, x), [0.0, 0.0, 0.0])
 
 
@@ -257,7 +259,7 @@ def test_clamp_tensor_bounds_exact_rules() -> None:
     # x > max or max < min
     x, lo, hi = t64([0.0, 1.0, 5.0, 2.0]), t64([1.0, 1.0, 1.0, 4.0]), t64([3.0, 3.0, 3.0, 3.0])
     y = cr.clamp(x, lo, hi)
-    np.testing.assert_array_equal(y.numpy(), [1.0, 1.0, 3.0, 3.0])
+    np.testing.assert_array_equal(y.detach().numpy(), [1.0, 1.0, 3.0, 3.0])
     gx, glo, ghi = (g.numpy() for g in cr.autograd.grad(y, [x, lo, hi], cr.ones(4)))
     np.testing.assert_array_equal(gx, [0.0, 1.0, 0.0, 0.0])
     np.testing.assert_array_equal(glo, [1.0, 0.0, 0.0, 0.0])
@@ -322,7 +324,7 @@ def test_maximum_fan_out_and_nan() -> None:
     np.testing.assert_array_equal(grad_of(cr.maximum(t, t), t), np.ones((3, 4)))
     a, b = t64([np.nan, 1.0]), t64([0.0, np.nan])
     y = cr.maximum(a, b)
-    assert np.isnan(y.numpy()).all()  # NaN propagates, as in NumPy and PyTorch
+    assert np.isnan(y.detach().numpy()).all()  # NaN propagates, as in NumPy and PyTorch
     ga, gb = cr.autograd.grad(y, [a, b], cr.ones(2, dtype=cr.float64))
     np.testing.assert_array_equal(ga.numpy(), [1.0, 1.0])  # PyTorch's masks: no tie, no loss
     np.testing.assert_array_equal(gb.numpy(), [1.0, 1.0])
@@ -364,7 +366,7 @@ def test_where_gradient_goes_to_the_selected_side() -> None:
     cond = cr.tensor([True, False, True])
     a, b = t64([1.0, 2.0, 3.0]), t64([4.0, 5.0, 6.0])
     y = cr.where(cond, a, b)
-    np.testing.assert_array_equal(y.numpy(), [1.0, 5.0, 3.0])
+    np.testing.assert_array_equal(y.detach().numpy(), [1.0, 5.0, 3.0])
     ga, gb = cr.autograd.grad(y, [a, b], cr.tensor([1.0, 2.0, 3.0], dtype=cr.float64))
     np.testing.assert_array_equal(ga.numpy(), [1.0, 0.0, 3.0])
     np.testing.assert_array_equal(gb.numpy(), [0.0, 2.0, 0.0])

@@ -243,7 +243,7 @@ def test_linear_rules_by_hand() -> None:
     X, W, b, dY = make_inputs([(6, 3), (4, 3), (4,), (6, 4)], seed=11)
     xs = [_leaf(X), _leaf(W), _leaf(b)]
     y = cr.linear(*xs)
-    np.testing.assert_allclose(y.numpy(), X @ W.T + b, rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), X @ W.T + b, rtol=1e-12)
     dX, dW, db = _grads(y, xs, dY)
     np.testing.assert_allclose(dX, dY @ W, rtol=1e-12)
     np.testing.assert_allclose(dW, dY.T @ X, rtol=1e-12)
@@ -294,7 +294,7 @@ def test_seeds_affine_rules_batch() -> None:
     X, W, B, dY = make_inputs([(5, 3), (3, 4), (4,), (5, 4)], seed=21)
     xs = [_leaf(X), _leaf(W), _leaf(B)]
     y = xs[0] @ xs[1] + xs[2]
-    np.testing.assert_allclose(y.numpy(), X @ W + B, rtol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), X @ W + B, rtol=1e-12)
     dX, dW, dB = _grads(y, xs, dY)
     np.testing.assert_allclose(dX, dY @ W.T, rtol=1e-12)
     np.testing.assert_allclose(dW, X.T @ dY, rtol=1e-12)
@@ -351,7 +351,7 @@ def test_bilinear_rules_by_hand() -> None:
     z = cr.bilinear(*xs)
     L, N = A.shape[0], x1.shape[0]
     z_hand = np.array([[x1[n] @ A[k] @ x2[n] + b[k] for k in range(L)] for n in range(N)])
-    np.testing.assert_allclose(z.numpy(), z_hand, rtol=1e-12)
+    np.testing.assert_allclose(z.detach().numpy(), z_hand, rtol=1e-12)
     dx1 = np.stack([sum(dZ[n, k] * A[k] @ x2[n] for k in range(L)) for n in range(N)])
     dx2 = np.stack([sum(dZ[n, k] * A[k].T @ x1[n] for k in range(L)) for n in range(N)])
     dA = np.stack([sum(dZ[n, k] * np.outer(x1[n], x2[n]) for n in range(N)) for k in range(L)])

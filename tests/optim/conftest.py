@@ -88,7 +88,7 @@ class MLPProblem:
                 return cr.tensor(g)
 
             def array(p: Any) -> np.ndarray:
-                return p.numpy()
+                return p.detach().numpy()
 
         if params is None:
             params = [new_param(a) for a in self.init]

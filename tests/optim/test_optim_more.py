@@ -236,7 +236,7 @@ def test_lbfgs_state_dict_round_trip_and_torch_state() -> None:
 
         more = [opt2.step(closure).item() for _ in range(2)]
         np.testing.assert_allclose(losses + more, full[0], rtol=1e-9)
-        np.testing.assert_allclose(xy.numpy(), full[1][0], rtol=1e-8)
+        np.testing.assert_allclose(xy.detach().numpy(), full[1][0], rtol=1e-8)
 
 
 def test_lbfgs_needs_closure_and_one_group() -> None:

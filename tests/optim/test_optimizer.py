@@ -100,8 +100,8 @@ def test_update_equations_match_numpy_reference(cls: Any, ref: Any, kw: dict) ->
         p.grad = cr.tensor(g)
         opt.step()
         expected = ref(expected, g, st, **kw)
-        np.testing.assert_allclose(p.numpy(), expected, rtol=1e-12, atol=1e-14)
-    assert not np.allclose(p.numpy(), a0)
+        np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(p.detach().numpy(), a0)
 
 
 def test_sgd_first_momentum_buffer_is_a_copy_of_the_gradient() -> None:
@@ -112,7 +112,7 @@ def test_sgd_first_momentum_buffer_is_a_copy_of_the_gradient() -> None:
     buf = opt.state[p]["momentum_buffer"]
     np.testing.assert_array_equal(buf.numpy(), [0.2, -0.4])  # no dampening on step 1
     assert not np.shares_memory(buf.numpy(), p.grad.numpy())
-    np.testing.assert_allclose(p.numpy(), [0.9, 2.2], rtol=1e-15)
+    np.testing.assert_allclose(p.detach().numpy(), [0.9, 2.2], rtol=1e-15)
     p.grad = cr.tensor([1.0, 1.0], dtype=cr.float64)
     opt.step()
     np.testing.assert_allclose(buf.numpy(), [0.9 * 0.2 + 0.5, 0.9 * -0.4 + 0.5], rtol=1e-15)
@@ -123,7 +123,7 @@ def test_adam_first_step_is_lr_times_sign() -> None:
     opt = optim.Adam([p], lr=0.1)
     p.grad = cr.tensor([3.0, -0.01, 200.0], dtype=cr.float64)
     opt.step()
-    np.testing.assert_allclose(p.numpy(), [0.9, -0.9, 0.4], rtol=1e-6)
+    np.testing.assert_allclose(p.detach().numpy(), [0.9, -0.9, 0.4], rtol=1e-6)
     assert opt.state[p]["step"].item() == 1.0
 
 
@@ -204,7 +204,7 @@ def test_float32_stays_float32(cls: Any, kw: dict) -> None:
             p.grad = cr.tensor(rng.standard_normal(p.shape).astype(np.float32))
         opt.step()
     for p in ps:
-        assert p.dtype == np.float32 and np.isfinite(p.numpy()).all()
+        assert p.dtype == np.float32 and np.isfinite(p.detach().numpy()).all()
         for key, value in opt.state[p].items():
             if key != "step":
                 assert value.dtype == np.float32, key

@@ -85,4 +85,4 @@ def test_optimizers_minimise_a_quadratic(make: Any) -> None:
         loss.backward()
         opt.step()
     assert w.dtype == np.float32
-    np.testing.assert_allclose(w.numpy(), c.numpy(), atol=0.05)
+    np.testing.assert_allclose(w.detach().numpy(), c.detach().numpy(), atol=0.05)

@@ -15,12 +15,15 @@ from chainrule.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from chainrule.autograd.inference_mode import inference_mode
+from chainrule.autograd.variable import Variable
 
 __all__ = [
     "backward", "grad", "Function", "FunctionCtx", "Node", "Op",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
     "gradcheck", "gradgradcheck", "GradcheckError",
+    "inference_mode", "Variable",
 ]
 
 

@@ -399,7 +399,8 @@ class FunctionNode(FunctionCtx, Node):
         if not isinstance(result, tuple):
             result = (result,)
         n_in = len(self.next_edges)
-        if len(result) < n_in:
+        # extra trailing Nones are allowed, as in PyTorch; extra gradients are an error
+        if len(result) < n_in or any(g is not None for g in result[n_in:]):
             raise RuntimeError(
                 f"function {self.name()} returned an incorrect number of gradients "
                 f"(expected {n_in}, got {len(result)})"

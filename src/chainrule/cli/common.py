@@ -294,7 +294,7 @@ def evaluate(model: nn.Module, loader: Iterable[Any]) -> tuple[float, float]:
         for x, y in loader:
             logits = model(x)  # (B, classes)
             total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-            correct += int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
+            correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
             count += len(y)
     if count == 0:
         raise CLIError("cannot evaluate on an empty dataset")

@@ -215,6 +215,48 @@ OPS: list[OpCase] = [
     OpCase("fold", lambda x: _F().fold(x, (3, 4), 2), ((2, 8, 6),)),
     OpCase("group_norm", lambda x, w, b: _F().group_norm(x, 2, w, b),
            ((3, 4, 2, 2), (4,), (4,))),
+    # parity: pointwise functions, norms, and issue 13's indexing/sorting/cumulative ops
+    OpCase("floor", lambda a: cr.floor(a), ((3, 4),)),
+    OpCase("round", lambda a: cr.round(a, decimals=1), ((3, 4),)),
+    OpCase("frac", lambda a: cr.frac(a), ((3, 4),), low=0.1, high=0.9),
+    OpCase("remainder", lambda a, b: cr.remainder(a, b), ((3, 4), (4,)), **POSITIVE),
+    OpCase("fmod", lambda a, b: cr.fmod(a, b), ((3, 4), (4,)), **POSITIVE),
+    OpCase("atan2", lambda a, b: cr.atan2(a, b), ((3, 4), (4,)), **POSITIVE),
+    OpCase("log2", lambda a: cr.log2(a), ((3, 4),), **POSITIVE),
+    OpCase("log10", lambda a: cr.log10(a), ((3, 4),), **POSITIVE),
+    OpCase("expm1", lambda a: cr.expm1(a), ((3, 4),)),
+    OpCase("erf", lambda a: cr.erf(a), ((3, 4),)),
+    OpCase("rsqrt", lambda a: cr.rsqrt(a), ((3, 4),), **POSITIVE),
+    OpCase("nan_to_num", lambda a: cr.nan_to_num(a), ((3, 4),)),
+    OpCase("norm", lambda a: cr.norm(a, dim=1), ((3, 4),)),
+    OpCase("gather", lambda a: cr.gather(a, 1, cr.tensor([[0, 2], [1, 1], [3, 0]])), ((3, 4),)),
+    OpCase("scatter", lambda a, b: cr.scatter(a, 1, cr.tensor([[0, 2], [1, 3], [3, 0]]), b),
+           ((3, 4), (3, 2))),
+    OpCase("scatter_add",
+           lambda a, b: cr.scatter_add(a, 1, cr.tensor([[0, 0], [1, 3], [3, 3]]), b),
+           ((3, 4), (3, 2))),
+    OpCase("index_select", lambda a: cr.index_select(a, 1, cr.tensor([3, 0, 3])), ((3, 4),)),
+    OpCase("take_along_dim", lambda a: cr.take_along_dim(a, cr.tensor([[2], [0], [1]]), 1),
+           ((3, 4),)),
+    OpCase("masked_fill", lambda a: cr.masked_fill(a, cr.from_numpy(_MASK), 0.5), ((3, 4),)),
+    OpCase("tril", lambda a: cr.tril(a, -1), ((2, 3, 4),)),
+    OpCase("triu", lambda a: cr.triu(a, 1), ((3, 4),)),
+    OpCase("cumsum", lambda a: cr.cumsum(a, 1), ((3, 4),)),
+    OpCase("cumprod", lambda a: cr.cumprod(a, 0), ((3, 4),)),
+    OpCase("sort", lambda a: cr.sort(a, 1, descending=True).values, ((3, 4),)),
+    OpCase("topk", lambda a: cr.topk(a, 2, dim=0).values, ((3, 4),)),
+    OpCase("roll", lambda a: cr.roll(a, (1, -1), (0, 1)), ((3, 4),)),
+    OpCase("flip", lambda a: cr.flip(a, (0, 1)), ((3, 4),)),
+    OpCase("repeat", lambda a: a.repeat(2, 1, 2), ((3, 4),)),
+    OpCase("tile", lambda a: cr.tile(a, (2,)), ((3, 4),)),
+    OpCase("repeat_interleave", lambda a: cr.repeat_interleave(a, cr.tensor([1, 0, 2]), 0),
+           ((3, 4),)),
+    OpCase("tan", lambda a: cr.tan(a), ((3, 4),), low=-1.2, high=1.2),
+    OpCase("asin", lambda a: cr.asin(a), ((3, 4),), low=-0.9, high=0.9),
+    OpCase("acos", lambda a: cr.acos(a), ((3, 4),), low=-0.9, high=0.9),
+    OpCase("atan", lambda a: cr.atan(a), ((3, 4),)),
+    OpCase("sinh", lambda a: cr.sinh(a), ((3, 4),)),
+    OpCase("cosh", lambda a: cr.cosh(a), ((3, 4),)),
 ]
 
 
@@ -253,17 +295,17 @@ def _vjp_error(case: OpCase, inputs: list[cr.Tensor], rng: np.random.Generator,
     worst = 0.0
     with cr.no_grad():
         for x, g in zip(inputs, analytical, strict=True):
-            flat = x.numpy().reshape(-1)  # a view: perturbing it perturbs x
+            flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
             numerical = np.empty(flat.size)
             for k in range(flat.size):
                 original = flat[k]
                 flat[k] = original + eps
-                plus = float((case.fn(*inputs).numpy() * v).sum())
+                plus = float((case.fn(*inputs).detach().numpy() * v).sum())
                 flat[k] = original - eps
-                minus = float((case.fn(*inputs).numpy() * v).sum())
+                minus = float((case.fn(*inputs).detach().numpy() * v).sum())
                 flat[k] = original
                 numerical[k] = (plus - minus) / (2 * eps)
-            got = np.zeros(flat.size) if g is None else g.numpy().reshape(-1)
+            got = np.zeros(flat.size) if g is None else g.detach().numpy().reshape(-1)
             worst = max(worst, float(np.abs(got - numerical).max(initial=0.0)))
     return worst
 

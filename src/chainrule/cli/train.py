@@ -139,7 +139,7 @@ def _train_one_epoch(
         optimizer.step()
         n = len(y)
         total_loss += loss.item() * n
-        correct += int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
+        correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
         count += n
         if hasattr(bar, "set_postfix_str"):
             bar.set_postfix_str(f"loss {total_loss / count:.4f}", refresh=False)

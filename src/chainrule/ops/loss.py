@@ -393,6 +393,17 @@ def _const(fn: str, name: str, value: Any, dtype: np.dtype, shape: tuple[int, ..
     return arr
 
 
+def _promote(input: Tensor, target: Any) -> Tensor:
+    """``input`` cast (differentiably) to a wider floating target's dtype, as PyTorch's
+    type promotion does: float32 logits with a float64 target give a float64 loss."""
+    t = _math.data(target)
+    if isinstance(t, np.ndarray) and t.dtype.kind == "f" and t.dtype != input.data.dtype:
+        wide = np.promote_types(t.dtype, input.data.dtype)
+        if wide != input.data.dtype:
+            return input.to(wide)
+    return input
+
+
 def _same_shape(fn: str, input: Any, target: Any) -> None:
     if _shape(input) != _shape(target):
         raise ShapeError(f"{fn}: input of shape {_shape(input)} and target of shape "
@@ -513,6 +524,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if index_target:
         target = np.asarray(_math.data(target))
     else:
+        input = _promote(input, target)
         target = _like(fn, target, input)
     Z, t, out_shape = _classes_last(fn, input, target, index_target)
     C = Z.shape[1]
@@ -614,7 +626,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     """
     fn = "binary_cross_entropy_with_logits"
     _check_reduction(fn, reduction)
-    input = _float_tensor(fn, input)
+    input = _promote(_float_tensor(fn, input), target)
     _same_shape(fn, input, target)
     w = _elementwise_weight(fn, "weight", weight, input)
     pw = _elementwise_weight(fn, "pos_weight", pos_weight, input)

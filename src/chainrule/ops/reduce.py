@@ -562,10 +562,10 @@ class Logsumexp(Op):
         x = self.input(0)
         if isinstance(x, Tensor):  # recorded: differentiable in x, also through Y
             return g * _math.exp(x - _keep(self.output(), shape, axes, keepdim))
-        if not self.quiet:  # exp(x - m) / s: exact even where Y is rounded (|x| ~ 1e4)
-            return (g / self.s) * np.exp(x - self.m)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return (g / self.s) * np.exp(x - self.m)  # -inf slices: 0/0 = nan, as PyTorch
+        # exp(x - Y) as PyTorch computes it, so float32 gradients equal PyTorch's where Y
+        # is rounded (|x| ~ 1e4); -inf slices give exp(-inf - -inf) = nan, as PyTorch
+        with np.errstate(invalid="ignore", over="ignore"):
+            return g * np.exp(x - _keep(self.output(), shape, axes, keepdim))
 
 
 def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,

@@ -480,11 +480,16 @@ class Module:
     # -- dtype conversion --------------------------------------------------------------
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)`` casts floating parameters and buffers in place; ``to('cpu')``: no-op."""
+        from chainrule.device import check_device, device
+
         dtype = kwargs.get("dtype")
+        check_device(kwargs.get("device"), "Module.to")
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif not (isinstance(a, str) and a.startswith("cpu")) and a is not None:
+            elif isinstance(a, str | device):
+                check_device(a, "Module.to")
+            elif a is not None:
                 dtype = a
         if dtype is None:
             return self
@@ -510,6 +515,12 @@ class Module:
         return self.to(dtypes.float16)
 
     def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        from chainrule.device import check_device
+
+        check_device("cuda" if device is None else device, "Module.cuda")
         return self
 
     # -- state ------------------------------------------------------------------------

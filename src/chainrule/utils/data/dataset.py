@@ -282,7 +282,7 @@ def _check_generator(generator: Any, owner: str) -> Generator | None:
 
 
 def _as_numpy(x: Any) -> np.ndarray:
-    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    return x.detach().numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
 class _ArrayClassification(Dataset):
