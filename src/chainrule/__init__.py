@@ -33,6 +33,7 @@ from chainrule.dtypes import (
 )
 from chainrule.explain import explain  # noqa: E402
 from chainrule.ops import *  # noqa: F403
+from chainrule.promotion import promote_types, result_type
 from chainrule.random import (
     Generator,
     default_generator,

@@ -19,7 +19,8 @@ from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
 from chainrule.ops._errors import ShapeError
-from chainrule.ops.arithmetic import _coerce, _operands, _to_dtype, result_type
+from chainrule.ops.arithmetic import _coerce, _operands, _to_dtype
+from chainrule.promotion import result_type
 from chainrule.tensor import Tensor
 
 __all__ = [
