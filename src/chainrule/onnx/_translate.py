@@ -26,6 +26,7 @@ from chainrule.ops import (
     activation,
     arithmetic,
     elementwise,
+    indexing,
     linalg,
     normalization,
     reduce,
@@ -537,7 +538,7 @@ TRANSLATIONS: dict[type, Translation] = {
     shape_ops.Expand: _expand,
     shape_ops.Cat: _cat,
     shape_ops.Stack: _stack,
-    shape_ops.GetItem: _getitem,
+    indexing.GetItem: _getitem,
     shape_ops.Flip: _flip,
     shape_ops.Repeat: _repeat,
 }

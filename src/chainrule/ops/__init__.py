@@ -5,6 +5,7 @@ from chainrule.ops.activation import *  # noqa: F403
 from chainrule.ops.arithmetic import *  # noqa: F403
 from chainrule.ops.dropout import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
+from chainrule.ops.indexing import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
 from chainrule.ops.loss import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
