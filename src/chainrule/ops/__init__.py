@@ -8,5 +8,6 @@ from chainrule.ops.elementwise import *  # noqa: F403
 from chainrule.ops.indexing import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
 from chainrule.ops.loss import *  # noqa: F403
+from chainrule.ops.minmax import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
 from chainrule.ops.shape import *  # noqa: F403
