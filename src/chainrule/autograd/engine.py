@@ -25,7 +25,7 @@ from chainrule.autograd import anomaly
 from chainrule.autograd.function import Node, _norm
 from chainrule.autograd.grad_mode import GradMode
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "backward_order"]
 
 #: record each gradient's norm on its node, for ``cr.explain``
 record_grad_norms = True
@@ -362,3 +362,18 @@ def _accumulate_leaf(t: Any, g: Any, create_graph: bool) -> None:
     else:
         # out of place: the old .grad may share memory with another leaf's gradient
         t.grad = Tensor._make(np.asarray(t.grad.data + g), False)
+
+
+def backward_order(root: Node) -> list[Node]:
+    """The nodes reachable from ``root`` in the order ``run_backward`` visits them."""
+    ready = [(-root.seq, root)]
+    queued = {root}
+    order = []
+    while ready:
+        node = heapq.heappop(ready)[1]
+        order.append(node)
+        for edge in node.next_edges:
+            if edge is not None and isinstance(edge[0], Node) and edge[0] not in queued:
+                queued.add(edge[0])
+                heapq.heappush(ready, (-edge[0].seq, edge[0]))
+    return order

@@ -46,8 +46,8 @@ class Add(Op):
             raise _shape_error("add", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY, a.shape)  (*a) = (*y)
-        db = sum_to(dY, b.shape)  (*b) = (*y)"""
+        """da = unbroadcast(dY, a.shape)  (*a) = (*y)
+        db = unbroadcast(dY, b.shape)  (*b) = (*y)"""
         sa, sb = self.input_shapes
         return unbroadcast(dY, sa), unbroadcast(dY, sb)
 
@@ -69,8 +69,8 @@ class Sub(Op):
             ) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY, a.shape)  (*a) = (*y)
-        db = -sum_to(dY, b.shape)  (*b) = (*y)"""
+        """da = unbroadcast(dY, a.shape)  (*a) = (*y)
+        db = -unbroadcast(dY, b.shape)  (*b) = (*y)"""
         sa, sb = self.input_shapes
         db = -unbroadcast(dY, sb) if self.needs_input_grad[1] else None
         return unbroadcast(dY, sa), db
@@ -89,8 +89,8 @@ class Mul(Op):
             raise _shape_error("mul", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY * b, a.shape)  (*a) = (*y)(*b)
-        db = sum_to(dY * a, b.shape)  (*b) = (*y)(*a)"""
+        """da = unbroadcast(dY * b, a.shape)  (*a) = (*y)(*b)
+        db = unbroadcast(dY * a, b.shape)  (*b) = (*y)(*a)"""
         sa, sb = self.input_shapes
         need_a, need_b = self.needs_input_grad
         da = unbroadcast(dY * self.input(1), sa) if need_a else None
@@ -112,8 +112,8 @@ class Div(Op):
             raise _shape_error("div", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY / b, a.shape)  (*a) = (*y)(*b)
-        db = sum_to(-dY * a / b**2, b.shape)  (*b) = (*y)(*a)(*b)"""
+        """da = unbroadcast(dY / b, a.shape)  (*a) = (*y)(*b)
+        db = unbroadcast(-dY * a / b**2, b.shape)  (*b) = (*y)(*a)(*b)"""
         sa, sb = self.input_shapes
         b = self.input(1)
         da = db = None
@@ -180,8 +180,8 @@ class Pow(Op):
             raise _shape_error("pow", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY * b * a**(b-1), a.shape)  (*a) = (*y)(*b)(*a)
-        db = sum_to(dY * y * log(a), b.shape)  (*b) = (*y)(*y)(*a)"""
+        """da = unbroadcast(dY * b * a**(b-1), a.shape)  (*a) = (*y)(*b)(*a)
+        db = unbroadcast(dY * y * log(a), b.shape)  (*b) = (*y)(*y)(*a)"""
         sa, sb = self.input_shapes
         a, b = self.input(0), self.input(1)
         da = db = None

@@ -142,7 +142,7 @@ class IndexPut(Op):
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
         """dx = dY with zeros at index (dY if accumulate)  (*x) = (*x)
-        dvalue = sum_to(dY[index], value.shape)  (*v) = (*x)"""
+        dvalue = unbroadcast(dY[index], value.shape)  (*v) = (*x)"""
         dx = dv = None
         if self.needs_input_grad[0]:
             if self.accumulate:

@@ -246,7 +246,7 @@ class Expand(Op):
         return np.broadcast_to(x, shape)
 
     def backward(self, dY: Any) -> Any:
-        """dx = sum_to(dY, x.shape)  (*x) = (*y)"""
+        """dx = unbroadcast(dY, x.shape)  (*x) = (*y)"""
         return unbroadcast(dY, self.input_shapes[0])
 
 
