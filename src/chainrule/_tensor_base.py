@@ -115,8 +115,6 @@ class TensorBase:
 
     def numpy(self) -> np.ndarray:
         """The underlying array, without copying (shares memory with the tensor)."""
-        if self.requires_grad and GradMode.enabled and not self.is_leaf:
-            pass  # PyTorch refuses here; we allow reading, as the array is ours
         return self.data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

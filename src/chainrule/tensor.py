@@ -83,7 +83,7 @@ class Tensor(TensorBase):
             # the common ``loss.backward()``: seed dL/dL = 1 and run the engine directly
             # built-in ops never write into dY: they may share a read-only 1 (the engine
             # copies before writing); a user's Function gets one of its own
-            if self.grad_fn.single_output:
+            if isinstance(self.grad_fn, _Op):
                 one = _ops._math.constant(1, self.data.shape, self.data.dtype)
             else:
                 one = np.ones(self.data.shape, self.data.dtype)
@@ -516,5 +516,6 @@ def is_tensor(obj: Any) -> bool:
 from chainrule import autograd as _autograd  # noqa: E402
 from chainrule import ops as _ops  # noqa: E402
 from chainrule.autograd import engine as _engine  # noqa: E402
+from chainrule.autograd.function import Op as _Op  # noqa: E402
 from chainrule.autograd.grad_mode import no_grad as _no_grad  # noqa: E402
 from chainrule.ops._errors import ShapeError  # noqa: E402
