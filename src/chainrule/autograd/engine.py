@@ -151,10 +151,20 @@ def _run_node(run: _Pass, node: Node, grads: list[Any]) -> tuple[Any, ...]:
             run.owned.discard(id(g))  # the node may keep it (a saved dY): no more in place
     if node.hooks or node.retained or run.capture:
         _observe(run, node, grads)
-    if record_grad_norms:
-        _record_norms(node, grads)
-    if node._saved_versions or node._out_version is not None:
-        _check_versions(node)
+    if record_grad_norms:  # for cr.explain: a small gradient itself, its norm if asked
+        g = grads[0]
+        if len(grads) == 1 and type(g) is np.ndarray and g.size <= SMALL_GRAD:
+            node.grad_norms = grads
+        else:
+            node.grad_norms = [_norm_or_ref(g) for g in grads]
+    versions = node._saved_versions  # inputs changed in place since the forward?
+    if versions:
+        saved = node._saved_inputs
+        for i in node.save_inputs:
+            if versions[i] is not None and saved[i]._version[0] != versions[i]:
+                node.check_versions()  # raises, naming the tensor
+    if node._out_version is not None:
+        _check_output_version(node)
     if run.create_graph:
         return _run_recorded(node, grads)
     in_grads = node.run_backward(grads)
@@ -181,30 +191,20 @@ def _observe(run: _Pass, node: Node, grads: list[Any]) -> None:
             run.captured[k] = g
 
 
-def _record_norms(node: Node, grads: list[Any]) -> None:
-    """For ``cr.explain``: a large gradient's norm now, a small gradient itself (its norm
-    is computed only if asked for: that costs more than keeping a reference)."""
-    g = grads[0]
-    if len(grads) == 1 and type(g) is np.ndarray and g.size <= SMALL_GRAD:
-        node.grad_norms = grads
-    else:
-        node.grad_norms = [_norm_or_ref(g) for g in grads]
-
-
 def _norm_or_ref(g: Any) -> Any:
+    """A large gradient's norm now, a small gradient itself (computing its norm costs more
+    than keeping a reference; ``Node.gradient_norms`` does it if asked)."""
     if g is None:
         return None
     a = g if type(g) is np.ndarray else g.data
     return a if a.size <= SMALL_GRAD else _norm(a)
 
 
-def _check_versions(node: Node) -> None:
-    """Raise if a tensor the node saved was changed in place after the forward."""
-    saved = node._saved_inputs
-    changed = any(saved[i]._version[0] != v for i, v in node._saved_versions)
-    out_version = node._out_version
-    if changed or (out_version is not None and out_version[0][0] != out_version[1]):
-        node.check_versions()  # raises, naming the tensor
+def _check_output_version(node: Node) -> None:
+    """Raise if the node's saved output was changed in place after the forward."""
+    counter, version = node._out_version
+    if counter[0] != version:
+        node.check_versions()  # raises, naming the output
 
 
 def _run_recorded(node: Node, grads: list[Any]) -> tuple[Any, ...]:
@@ -236,6 +236,7 @@ def _deliver(run: _Pass, node: Node, in_grads: tuple[Any, ...]) -> None:
     """Send each input's gradient along its edge, checked against the input's shape and
     dtype (an error names ``node``, the node that produced the gradient)."""
     shapes = node.input_shapes
+    buffers = run.buffers
     n = len(in_grads)
     for i, edge in enumerate(node.next_edges):
         if edge is None:
@@ -245,12 +246,17 @@ def _deliver(run: _Pass, node: Node, in_grads: tuple[Any, ...]) -> None:
         if isinstance(target, Node):
             if g is not None:
                 dtype = target.out_dtypes[nr]
-                if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype != dtype:
+                if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype is not dtype:
                     g = _check_grad(node, i, g, shapes[i], dtype)
-            _to_node(run, target, nr, g)
+            buf = buffers.get(target)  # _to_node(run, target, nr, g), inlined
+            if buf is None:
+                buf = buffers[target] = [None] * len(target.out_shapes)
+                heappush(run.ready, (-target.seq, target))
+            if g is not None:
+                buf[nr] = g if buf[nr] is None else _sum(buf[nr], g, run.owned)
         elif g is not None:
             dtype = target.data.dtype
-            if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype != dtype:
+            if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype is not dtype:
                 g = _check_grad(node, i, g, shapes[i], dtype)
             _to_leaf(run, target, g)
 

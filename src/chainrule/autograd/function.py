@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from operator import is_not
 from typing import Any, ClassVar
 
 import numpy as np
@@ -68,12 +67,13 @@ class Node:
     )
 
     # defaults, overridden per instance only when needed (and cleared by release())
+    save_inputs: tuple[int, ...] = ()  # indices of the inputs kept for backward
     freed = False
     create_graph = False
     retained: list[Any] | None = None
     hooks: list[Any] | None = None  # [output_nr, hook] pairs of Tensor.register_hook
     _saved_inputs: tuple[Any, ...] | None = None
-    _saved_versions: tuple[tuple[int, int], ...] = ()
+    _saved_versions: tuple[int | None, ...] = ()  # per input, its version when saved
     _out_data: np.ndarray | None = None
     _out_version: Any = None
 
@@ -121,9 +121,9 @@ class Node:
     def check_versions(self) -> None:
         """Raise if a tensor this node saved was changed in place since the forward."""
         saved = self._saved_inputs
-        for i, version in self._saved_versions:
-            t = saved[i]
-            if t._version[0] != version:
+        for i in self.save_inputs:
+            t, version = saved[i], self._saved_versions[i]
+            if version is not None and t._version[0] != version:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: input {i} of {self.name()}, of shape "
@@ -172,7 +172,6 @@ class Op(Node):
     "(out,in)", "Y": "(N,out)"}``. The grammar is :mod:`chainrule.autograd.rules`'s.
     """
 
-    save_inputs: ClassVar[tuple[int, ...]] = ()
     save_output: ClassVar[bool] = False
     shapes: ClassVar[dict[str, str]] = {}
 
@@ -190,58 +189,54 @@ class Op(Node):
         The node's bookkeeping is kept in tuples: after one pass of Python's cyclic GC,
         tuples of plain values are no longer tracked, which keeps collections cheap.
         """
-        arrays = []
-        edges = []
+        n = len(inputs)
+        arrays = list(inputs)  # what forward computes on: numbers and arrays as they are
+        edges = [None] * n  # where each input's gradient goes: (its producer or leaf, nr)
+        needs = [False] * n
+        shapes = [()] * n
+        versions = [None] * n  # kept with saved inputs: a later in-place change is caught
+        i = 0
         for x in inputs:
             if isinstance(x, Tensor):
-                arrays.append(x.data)
-                edges.append((x.grad_fn or x, x._output_nr) if x._requires_grad else None)
-            else:
-                arrays.append(x)
-                edges.append(None)
+                arrays[i] = a = x.data
+                shapes[i] = a.shape
+                versions[i] = x._version[0]
+                if x._requires_grad:
+                    edges[i] = (x.grad_fn or x, x._output_nr)
+                    needs[i] = True
+            elif type(x) is np.ndarray:
+                shapes[i] = x.shape
+            i += 1
         node = _new_object(cls)
         out = node.forward(*arrays, **kwargs)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _anomaly.enabled:
             _anomaly.check_forward(node, out)
-        if edges.count(None) == len(edges) or not GradMode.enabled:
-            return Tensor._make(out, False, None, 0)  # nothing to differentiate
-        node.next_edges = tuple(edges)
-        node.needs_input_grad = tuple(map(is_not, edges, _NONE))  # edge is not None
-        node.input_shapes = tuple(map(_shape_of, arrays))
-        node.out_shapes = (out.shape,)
-        node.out_dtypes = (out.dtype,)
+        result = _new_object(Tensor)  # Tensor._make(out, ...), inlined
+        result.data = out
+        result._version = [0]
+        if not (True in needs and GradMode.enabled):
+            result._requires_grad, result.grad_fn = False, None  # nothing to differentiate
+            return result
+        result._requires_grad, result.grad_fn = True, node
+        node.next_edges, node.needs_input_grad = tuple(edges), tuple(needs)
+        node.input_shapes = tuple(shapes)
+        node.out_shapes, node.out_dtypes = (out.shape,), (out.dtype,)
         node.seq = next(_sequence)
         node.grad_norms = None
-        result = Tensor._make(out, True, node, 0)
-        if cls.save_inputs:
-            node.save(inputs)
+        if cls.save_inputs:  # kept with their versions: a later in-place change is caught
+            node._saved_inputs, node._saved_versions = inputs, tuple(versions)
         if cls.save_output:
             node._out_data = out
             node._out_version = (result._version, 0)
         return result
-
-    def save(self, inputs: tuple[Any, ...]) -> None:
-        """Keep the inputs for ``self.input(i)``, and the versions of those ``save_inputs``
-        names, so that a later in-place change of one is caught before backward reads it."""
-        self._saved_inputs = inputs
-        self._saved_versions = tuple(
-            (i, inputs[i]._version[0]) for i in self.save_inputs if isinstance(inputs[i], Tensor)
-        )
 
     def run_backward(self, grads: list[Any]) -> tuple[Any, ...]:
         if grads[0] is None:
             return ()  # no gradient reached the output: nothing flows through this node
         out = self.backward(grads[0])
         return out if type(out) is tuple else (out,)
-
-
-_NONE = itertools.repeat(None)
-
-
-def _shape_of(a: Any) -> tuple[int, ...]:
-    return a.shape if type(a) is np.ndarray else ()
 
 
 class FunctionCtx:
