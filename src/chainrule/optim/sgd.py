@@ -11,6 +11,9 @@ from chainrule.tensor import Tensor
 
 __all__ = ["SGD"]
 
+#: elements per block of the update of a large parameter (256 KiB of float32)
+_BLOCK = 65536
+
 
 class SGD(Optimizer):
     r"""Stochastic gradient descent, with PyTorch's update equations.
@@ -101,9 +104,15 @@ class SGD(Optimizer):
             d = self._grad_for_update(a, d, weight_decay, maximize, self._scratch(a, 0))
         if momentum != 0:
             d = self._momentum(p, d, f[0], dampening, nesterov)
-        # small arrays: a temporary is cheaper than fetching the scratch buffer
-        out = self._scratch(a, 0) if a.size > 65536 else None
-        np.add(a, np.multiply(d, f[1], out=out), out=a)  # p + (-lr) * d
+        if a.size <= _BLOCK or not (a.flags.c_contiguous and d.flags.c_contiguous):
+            np.add(a, np.multiply(d, f[1]), out=a)  # p + (-lr) * d
+        else:  # the same, block by block: the temporary stays small (no parameter-sized one)
+            flat_a, flat_d = a.reshape(-1), d.reshape(-1)
+            tmp = self._scratch(flat_a[:_BLOCK], 2)
+            for k in range(0, a.size, _BLOCK):
+                part = flat_a[k:k + _BLOCK]
+                t = np.multiply(flat_d[k:k + _BLOCK], f[1], out=tmp[:part.size])
+                np.add(part, t, out=part)
 
     def _momentum(
         self, p: Tensor, d: np.ndarray, momentum: Any, dampening: float, nesterov: bool
