@@ -88,17 +88,19 @@ def run_backward(
     (``autograd.grad``). Gradients are ndarrays, or Tensors when ``create_graph``.
     """
     run = _Pass(create_graph, inputs)
+    buffers = run.buffers
     _seed(run, roots, grad_roots)
     prev_mode, prev_backward = GradMode.enabled, anomaly.in_backward
     GradMode.enabled = create_graph  # a rule records a graph only under create_graph
     anomaly.in_backward = True  # ops run by a rule are checked as that node's output
     try:
         for node in _visit(run.ready):
-            grads = run.buffers.pop(node)
+            grads = buffers.pop(node)
             in_grads = _run_node(run, node, grads)
             _deliver(run, node, in_grads)
-            if not retain_graph:
-                node.release()
+            if not retain_graph:  # release what the rule needed; shapes stay for explain
+                node.__dict__.clear()
+                node.freed = True
         grads = in_grads = None  # the last gradients: a leaf may adopt its array (_accumulate)
     finally:
         GradMode.enabled, anomaly.in_backward = prev_mode, prev_backward

@@ -50,8 +50,10 @@ class Node:
         grad_norms: norms of the gradients that reached the outputs (after a backward).
 
     Engine-facing state that every node has lives in slots. Saved values and op-specific
-    state (masks, axes) live in the instance ``__dict__``, which ``release`` clears, so
-    the class-level defaults below cost nothing for nodes that never set them.
+    state (masks, axes) live in the instance ``__dict__``, so
+    the class-level defaults below cost nothing for nodes that never set them. The engine
+    clears that ``__dict__`` after the node has run (unless ``retain_graph``), so saved
+    buffers are released as soon as the backward has used them.
     """
 
     __slots__ = (
@@ -138,11 +140,6 @@ class Node:
                 f"version {self._out_version[1]}. Clone it before changing it in place."
             )
 
-    def release(self) -> None:
-        """Free what the backward needed (after it ran); shapes stay for ``explain``."""
-        self.__dict__.clear()
-        self.freed = True
-
     def run_backward(self, grads: list[Any]) -> tuple[Any, ...]:
         """Gradients of the inputs, one per ``next_edges`` entry (None where none).
 
@@ -189,24 +186,24 @@ class Op(Node):
         The node's bookkeeping is kept in tuples: after one pass of Python's cyclic GC,
         tuples of plain values are no longer tracked, which keeps collections cheap.
         """
-        n = len(inputs)
-        arrays = list(inputs)  # what forward computes on: numbers and arrays as they are
-        edges = [None] * n  # where each input's gradient goes: (its producer or leaf, nr)
-        needs = [False] * n
-        shapes = [()] * n
-        versions = [None] * n  # kept with saved inputs: a later in-place change is caught
-        i = 0
+        arrays = []  # what forward computes on: numbers and arrays pass as they are
+        edges = []  # where each input's gradient goes: (its producer or leaf, nr), or None
+        needs = []
+        shapes = []
+        versions = []  # kept with saved inputs: a later in-place change is caught
         for x in inputs:
             if isinstance(x, Tensor):
-                arrays[i] = a = x.data
-                shapes[i] = a.shape
-                versions[i] = x._version[0]
-                if x._requires_grad:
-                    edges[i] = (x.grad_fn or x, x._output_nr)
-                    needs[i] = True
-            elif type(x) is np.ndarray:
-                shapes[i] = x.shape
-            i += 1
+                a = x.data
+                r = x._requires_grad
+                edges.append((x.grad_fn or x, x._output_nr) if r else None)
+                versions.append(x._version[0])
+            else:
+                a, r = x, False
+                edges.append(None)
+                versions.append(None)
+            arrays.append(a)
+            needs.append(r)
+            shapes.append(a.shape if type(a) is np.ndarray else ())
         node = _new_object(cls)
         out = node.forward(*arrays, **kwargs)
         if type(out) is not np.ndarray:

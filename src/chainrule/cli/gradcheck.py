@@ -301,8 +301,8 @@ def select(names: Sequence[str]) -> list[OpCase]:
         chosen.extend(c for c in found if c not in chosen)
     if unknown:
         raise CLIError(
-            f"--op: unknown op {', '.join(map(repr, unknown))}; known: the rows "
-            f"{', '.join(by_name)}, or an op name as cr.explain prints it (e.g. Linear)",
+            f"--op: unknown op {', '.join(map(repr, unknown))}; known ops: "
+            f"{', '.join(by_name)}, or an op's name as cr.explain prints it (e.g. Linear)",
             code=2,
         )
     return chosen
