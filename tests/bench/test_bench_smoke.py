@@ -164,8 +164,9 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
     assert report["machine"]["cpu"]
     rows = {row["workload"]: row for row in report["rows"]}
     assert set(rows) == {"mlp_784", "mlp_tiny", "mlp_digits", "per_op", "chain_short",
-                         "chain_100k", "memory_rss", "memory_tracemalloc",
+                         "chain_100k", "memory_rss", "memory_tracemalloc", "memory_rss_20",
                          "lenet5", "convnet3", "memory_cnn_rss", "memory_cnn_tracemalloc",
+                         "memory_cnn_rss_20",
                          "gpt_tiny", "lstm_lm"}
     for name, row in rows.items():
         assert "error" not in row, row

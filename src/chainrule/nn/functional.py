@@ -32,6 +32,7 @@ from chainrule.ops.activations_more import (
 )
 from chainrule.ops.attention import scaled_dot_product_attention
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from chainrule.ops.cross_entropy import cross_entropy, nll_loss
 from chainrule.ops.distance import cosine_similarity, pairwise_distance
 from chainrule.ops.dropout import dropout
 from chainrule.ops.dropout_channel import dropout1d, dropout2d
@@ -42,10 +43,8 @@ from chainrule.ops.linalg import bilinear, linear
 from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
-    cross_entropy,
     l1_loss,
     mse_loss,
-    nll_loss,
 )
 from chainrule.ops.loss_margin import (
     cosine_embedding_loss,

@@ -27,11 +27,13 @@ from chainrule.ops import (
     arithmetic,
     elementwise,
     linalg,
+    minmax,
     normalization,
     reduce,
 )
 from chainrule.ops import shape as shape_ops
 from chainrule.ops.dropout import Dropout
+from chainrule.ops.getitem import GetItem
 
 __all__ = ["Arg", "TRANSLATIONS", "translation_for"]
 
@@ -521,10 +523,10 @@ TRANSLATIONS: dict[type, Translation] = {
     reduce.Sum: _sum,
     reduce.Mean: _reduce("ReduceMean"),
     reduce.Prod: _reduce("ReduceProd"),
-    reduce.Amax: _reduce("ReduceMax"),
-    reduce.Amin: _reduce("ReduceMin"),
-    reduce.Max: _max_dim("ReduceMax"),
-    reduce.Min: _max_dim("ReduceMin"),
+    minmax.Amax: _reduce("ReduceMax"),
+    minmax.Amin: _reduce("ReduceMin"),
+    minmax.Max: _max_dim("ReduceMax"),
+    minmax.Min: _max_dim("ReduceMin"),
     reduce.Var: _var(sqrt=False),
     reduce.Std: _var(sqrt=True),
     reduce.Logsumexp: _logsumexp,
@@ -537,7 +539,7 @@ TRANSLATIONS: dict[type, Translation] = {
     shape_ops.Expand: _expand,
     shape_ops.Cat: _cat,
     shape_ops.Stack: _stack,
-    shape_ops.GetItem: _getitem,
+    GetItem: _getitem,
     shape_ops.Flip: _flip,
     shape_ops.Repeat: _repeat,
 }

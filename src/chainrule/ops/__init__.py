@@ -5,13 +5,16 @@ from chainrule.ops.activation import *  # noqa: F403
 from chainrule.ops.arithmetic import *  # noqa: F403
 from chainrule.ops.comparison import *  # noqa: F403
 from chainrule.ops.composite import *  # noqa: F403
+from chainrule.ops.cross_entropy import *  # noqa: F403
 from chainrule.ops.cumulative import *  # noqa: F403
 from chainrule.ops.distance import *  # noqa: F403
 from chainrule.ops.dropout import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
+from chainrule.ops.getitem import *  # noqa: F403
 from chainrule.ops.indexing import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
 from chainrule.ops.loss import *  # noqa: F403
+from chainrule.ops.minmax import *  # noqa: F403
 from chainrule.ops.norms import *  # noqa: F403
 from chainrule.ops.pointwise import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403

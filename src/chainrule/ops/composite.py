@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from chainrule.ops._errors import ShapeError
+from chainrule.ops.getitem import getitem, index_add_zeros
 from chainrule.ops.reduce import mean, std, var
-from chainrule.ops.shape import _dim, broadcast_to, getitem, index_add_zeros
+from chainrule.ops.shape import _dim, broadcast_to
 from chainrule.tensor import Tensor
 
 __all__ = [

@@ -17,8 +17,10 @@ import numpy as np
 from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._errors import ShapeError
-from chainrule.ops.arithmetic import _to_dtype, result_type
-from chainrule.ops.shape import _dim, getitem
+from chainrule.ops.arithmetic import _to_dtype
+from chainrule.ops.getitem import getitem
+from chainrule.ops.shape import _dim
+from chainrule.promotion import result_type
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -157,7 +159,7 @@ class ScatterAdd(Scatter):
 
 def _pad_zeros(t: Tensor, shape: tuple[int, ...]) -> Tensor:
     """``t`` placed at the start of zeros of ``shape`` (differentiably: a slice's adjoint)."""
-    from chainrule.ops.shape import index_add_zeros
+    from chainrule.ops.getitem import index_add_zeros
 
     return index_add_zeros(shape, tuple(slice(0, n) for n in t.shape), t)
 

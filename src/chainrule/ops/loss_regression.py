@@ -148,7 +148,7 @@ def _smooth(fn: str, input: Any, target: Any, reduction: str, beta: float,
     if huber and target.data.dtype != input.data.dtype:  # PyTorch: the input's dtype
         target = target.to(input.dtype)
     if input.data.dtype != target.data.dtype:
-        from chainrule.ops.arithmetic import result_type
+        from chainrule.promotion import result_type
         dt = result_type(input, target)
         input, target = input.to(dt), target.to(dt)
     if beta == 0.0:  # the quadratic zone is empty: plain L1, as PyTorch

@@ -30,7 +30,6 @@ class MultiOutputOp(Op):
     """An Op with several outputs: ``forward`` returns a tuple of arrays and ``backward``
     receives one gradient per output (zeros where an output got none)."""
 
-    single_output = False
 
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> tuple[Tensor, ...]:  # type: ignore[override]
@@ -45,12 +44,13 @@ class MultiOutputOp(Op):
         node.needs_input_grad = needs
         node.input_shapes = tuple(a.shape if type(a) is np.ndarray else () for a in arrays)
         node.out_shapes = tuple(o.shape for o in outs)
-        node._out_dtypes = tuple(o.dtype for o in outs)
+        node.out_dtypes = tuple(o.dtype for o in outs)
         node.seq = next(_sequence)
         node.grad_norms = None
         node._saved_inputs = inputs
-        node._saved_versions = tuple((i, x._version[0]) for i, x in enumerate(inputs)
-                                     if isinstance(x, Tensor))
+        versions = [x._version[0] if isinstance(x, Tensor) else None for x in inputs]
+        versions += [None] * (max(cls.save_inputs, default=-1) + 1 - len(versions))  # absent
+        node._saved_versions = tuple(versions)  # one per input, as Op.apply keeps them
         return tuple(Tensor._make(o, True, node, k) for k, o in enumerate(outs))
 
     def run_backward(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ from chainrule.ops._errors import ShapeError
 from chainrule.ops.activation import softmax
 from chainrule.ops.attention import scaled_dot_product_attention
 from chainrule.ops.dropout import dropout
+from chainrule.ops.getitem import chunk as _chunk
 from chainrule.ops.linalg import linear
 from chainrule.tensor import Tensor
 
@@ -145,7 +146,7 @@ class MultiheadAttention(Module):
         if self._qkv_same_embed_dim:
             W = self.in_proj_weight
             if query is key and key is value:  # self-attention: one matmul, then split
-                q, k, v = _shape.chunk(linear(query, W, b), 3, dim=-1)
+                q, k, v = _chunk(linear(query, W, b), 3, dim=-1)
                 return q, k, v
             return (linear(query, W[:E], bq), linear(key, W[E:2 * E], bk),
                     linear(value, W[2 * E:], bv))
