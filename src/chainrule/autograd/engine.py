@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import anomaly
+from chainrule.autograd import anomaly, backward_hooks
 from chainrule.autograd.function import Node, _norm
 from chainrule.autograd.grad_mode import GradMode
 
@@ -100,7 +100,25 @@ def run_backward(
     With ``inputs=None`` gradients accumulate into the ``.grad`` of leaves (``backward``);
     otherwise the gradients of ``inputs`` are returned and no ``.grad`` changes
     (``autograd.grad``). Gradients are ndarrays, or Tensors when ``create_graph``.
+    Post-accumulate-grad hooks and queued callbacks: ``backward_hooks``.
     """
+    frame = backward_hooks.begin(roots, inputs is None)
+    try:
+        return _run_backward(roots, grad_roots, retain_graph, create_graph, inputs,
+                             allow_unused, frame)
+    finally:
+        backward_hooks.end(frame)
+
+
+def _run_backward(
+    roots: Sequence[Any],
+    grad_roots: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Any] | None,
+    allow_unused: bool,
+    frame: backward_hooks.Frame,
+) -> list[Any] | None:
     Tensor = _tensor_class()
 
     # Targets captured for autograd.grad: leaf tensors by id, non-leaves by (node, nr).
@@ -137,6 +155,7 @@ def run_backward(
         buf[root._output_nr] = _sum(buf[root._output_nr], g, owned, create_graph)
 
     norms = record_grad_norms
+    pending = frame.pending  # leaves with post-accumulate hooks, by their oldest consumer
     push, pop = heapq.heappush, heapq.heappop
     prev_mode, prev_backward = GradMode.enabled, anomaly.in_backward
     GradMode.enabled = create_graph
@@ -144,6 +163,9 @@ def run_backward(
     try:
         while ready:
             node = pop(ready)[1]
+            if pending and pending[-1][0] > node.seq:  # their consumers have all run
+                in_grads = g = None  # a gradient only its leaf holds is adopted, not copied
+                frame.flush(node.seq, leaf_grads, _finish_leaf, create_graph)
             grads = buffers.pop(node)
             if node.freed:
                 raise _freed_error(node)
@@ -255,28 +277,12 @@ def run_backward(
             if k is not None:
                 captured[k] = entry[1]
     else:
-        make = Tensor._make
-        getrefcount = sys.getrefcount
         for entry in leaf_grads.values():
-            t = entry[0]
-            if t._hooks:
-                entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
-            if t.grad is None and not create_graph:
-                # As in PyTorch, a leaf gets a buffer of its own: a gradient that is a view,
-                # read-only (a broadcast, a shared constant) or still referenced elsewhere
-                # (another leaf's gradient, the user's `gradient=` array) is copied, so that
-                # changing one .grad in place never changes another. Fresh results such as
-                # dW = dY.T @ X are adopted as they are. References counted: entry[1], g and
-                # getrefcount's argument.
-                g = entry[1]
-                if (type(g) is not np.ndarray or g.base is not None
-                        or not g.flags.writeable or getrefcount(g) > 3):
-                    g = g.copy()
-                t.grad = make(g, False)
-                g = None
-            else:
-                _accumulate_leaf(t, entry[1], create_graph)
+            _finish_leaf(entry, create_graph)
+        entry = None
     if inputs is None:
+        if frame.pending or frame.callbacks:
+            frame.finish(set(leaf_grads))
         return None
     for k, g in enumerate(captured):
         if g is None and not allow_unused:
@@ -285,6 +291,27 @@ def run_backward(
                 "pass allow_unused=True to get None for it"
             )
     return captured
+
+
+def _finish_leaf(entry: list[Any], create_graph: bool) -> None:
+    """Write a leaf's summed gradient ``entry = [tensor, gradient]`` into its ``.grad``."""
+    t = entry[0]
+    if t._hooks:
+        entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
+    if t.grad is None and not create_graph:
+        # As in PyTorch, a leaf gets a buffer of its own: a gradient that is a view,
+        # read-only (a broadcast, a shared constant) or still referenced elsewhere
+        # (another leaf's gradient, the user's `gradient=` array) is copied, so that
+        # changing one .grad in place never changes another. Fresh results such as
+        # dW = dY.T @ X are adopted as they are. References counted: entry[1], g and
+        # getrefcount's argument.
+        g = entry[1]
+        if (type(g) is not np.ndarray or g.base is not None
+                or not g.flags.writeable or sys.getrefcount(g) > 3):
+            g = g.copy()
+        t.grad = _tensor_class()._make(g, False)
+    else:
+        _accumulate_leaf(t, entry[1], create_graph)
 
 
 def _run_hooks(hooks: list[Any], g: Any, shape: tuple[int, ...], dtype: Any,
