@@ -8,6 +8,7 @@ graph node whose forward and backward stand side by side in :mod:`chainrule.ops`
 # Subpackages that build on the names above come last.
 from chainrule import autograd, datasets, nn, optim, utils, viz  # noqa: E402, I001
 from chainrule import onnx  # noqa: E402, I001
+from chainrule import distributed  # noqa: E402, I001
 from chainrule.autograd import (
     enable_grad,
     is_grad_enabled,
