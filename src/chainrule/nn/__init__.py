@@ -4,10 +4,9 @@
 ``cr.nn.init`` the weight initialisers.
 """
 
-from chainrule.nn import functional, init
+from chainrule.nn import functional, init, parallel
 from chainrule.nn.modules import *  # noqa: F403
 from chainrule.nn.modules import __all__ as _modules_all
 from chainrule.nn.parameter import Parameter
-from chainrule.nn import parallel  # noqa: E402, I001
 
 __all__ = ["Parameter", "functional", "init", *_modules_all, "parallel"]

@@ -285,19 +285,22 @@ class DistributedDataParallel(Module):
         """Let MPI move the started buckets on (it progresses only inside MPI calls)."""
         for b in self._buckets[: self._next_bucket]:
             if b.request is not None and b.request.Test():
-                b.request = _DONE
+                b.request = None  # done
 
     def _finish_backward(self) -> None:
         """End of backward: start what is left, wait for all, write the averages back."""
         try:
             unused = [p for p in self._params if id(p) not in self._used]
             if unused and not self.find_unused_parameters:
+                for b in self._buckets[: self._next_bucket]:  # leave no request behind
+                    if b.request is not None:
+                        wait_request(b.request, "DistributedDataParallel: gradient all_reduce")
                 names = [self._param_names[id(p)] for p in unused]
                 raise RuntimeError(
                     "DistributedDataParallel: these parameters received no gradient in this "
                     f"backward: {', '.join(names)}. Pass find_unused_parameters=True if a "
-                    "forward may skip them, or make sure every parameter takes part in "
-                    "computing the loss"
+                    "forward may skip them (or make sure every parameter takes part in "
+                    "computing the loss); the gradients were left unreduced"
                 )
             for p in unused:
                 self._where[id(p)][0].ready += 1
@@ -315,7 +318,7 @@ class DistributedDataParallel(Module):
                 else:
                     used_anywhere = set(self._used)
             for b in self._buckets:
-                if b.request is not None and b.request is not _DONE:
+                if b.request is not None:
                     wait_request(b.request, "DistributedDataParallel: gradient all_reduce "
                                  f"(bucket {b.index})")
                 self._write_back(b, used_anywhere)
@@ -340,13 +343,6 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self) -> str:
         return ""
-
-
-class _Done:
-    """Marks a bucket whose all-reduce has already completed."""
-
-
-_DONE = _Done()
 
 
 def _shape_digest(params: list[Tensor]) -> int:

@@ -17,7 +17,6 @@ from chainrule.utils.data.dataset import (
     TensorDataset,
     random_split,
 )
-from chainrule.utils.data import distributed  # noqa: E402, I001
 from chainrule.utils.data.distributed import DistributedSampler
 
 __all__ = [
