@@ -44,8 +44,9 @@ def child_env(**extra: str) -> dict[str, str]:
 def run_command(cmd: list[str], timeout: float = TIMEOUT, cwd: str | None = None,
                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``cmd`` in its own session; kill its process group if it outlives ``timeout``."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd, env=env if env is not None else child_env(),
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd,
+                            env=env if env is not None else child_env(),
                             start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
