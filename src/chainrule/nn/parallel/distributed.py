@@ -12,13 +12,14 @@ How the gradients travel:
    dtype per bucket, each closed once it reaches ``bucket_cap_mb`` (the first at 1 MB
    when ``bucket_cap_mb`` is not given: PyTorch's rule).
 2. During backward a post-accumulate-grad hook on each parameter marks it ready as soon
-   as its ``.grad`` is final. When a bucket's parameters are all ready, their gradients
-   are copied into the bucket's flat buffer, divided by the world size, and a
-   non-blocking ``MPI_Iallreduce`` (sum) starts on it, while the backward goes on with
-   the earlier layers. Buckets start in the same order on every process (a bucket ready
-   out of turn waits for the ones before it), as MPI's collectives require.
-3. A callback at the end of backward waits for every bucket and copies the averages back
-   into the ``.grad`` of the parameters, before ``backward()`` returns.
+   as its ``.grad`` is final. When a bucket's parameters are all ready, non-blocking
+   ``MPI_Iallreduce`` sums start on its gradients (the small ones packed into the
+   bucket's flat buffer, one request for them all; a gradient of 1 MB or more in place,
+   in its own ``.grad``), while the backward goes on with the earlier layers. Buckets
+   start in the same order on every process (a bucket ready out of turn waits for the
+   ones before it), as MPI's collectives require.
+3. A callback at the end of backward waits for every bucket and writes the sums divided
+   by the world size into the ``.grad`` of the parameters, before ``backward()`` returns.
 """
 
 from __future__ import annotations
@@ -39,21 +40,34 @@ from chainrule.tensor import Tensor
 __all__ = ["DistributedDataParallel"]
 
 _FIRST_BUCKET_BYTES = 1024 * 1024  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
+_DIRECT_BYTES = 1024 * 1024  # gradients this large are reduced in place, not packed
 
 
 class _Bucket:
-    """Parameters whose gradients are averaged by one ``Iallreduce`` on a flat buffer."""
+    """Parameters whose gradients are averaged together, started at once.
 
-    __slots__ = ("index", "params", "offsets", "buffer", "ready", "request")
+    Small gradients are packed into one flat buffer (one ``Iallreduce`` for them all);
+    a gradient of at least ``_DIRECT_BYTES`` is reduced where it lies, in its own
+    ``.grad``, which saves copying it in and out. Which is which depends only on the
+    parameters' sizes, so that every process issues the same collectives.
+    """
+
+    __slots__ = ("index", "params", "direct", "offsets", "buffer", "ready", "requests",
+                 "arrays")
 
     def __init__(self, index: int, params: list[Tensor], dtype: np.dtype) -> None:
         self.index = index
         self.params = params
-        sizes = [p.data.size for p in params]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-        self.buffer = np.empty(self.offsets[-1], dtype)
+        self.direct = [p.data.nbytes >= _DIRECT_BYTES for p in params]
+        self.offsets: list[int] = []  # of each packed parameter in the buffer (-1: direct)
+        total = 0
+        for p, direct in zip(params, self.direct, strict=True):
+            self.offsets.append(-1 if direct else total)
+            total += 0 if direct else p.data.size
+        self.buffer = np.empty(total, dtype)
         self.ready = 0
-        self.request: Any = None
+        self.requests: list[Any] = []
+        self.arrays: list[Any] = [None] * len(params)  # what was reduced, per parameter
 
 
 class DistributedDataParallel(Module):
@@ -247,7 +261,7 @@ class DistributedDataParallel(Module):
             self._used.clear()
             for b in self._buckets:
                 b.ready = 0
-                b.request = None
+                b.requests = []
             self.__dict__["_next_bucket"] = 0
             backward_hooks.queue_callback(self._finish_backward)
         if id(param) in self._used:
@@ -267,25 +281,38 @@ class DistributedDataParallel(Module):
         self.__dict__["_next_bucket"] = i
 
     def _launch(self, bucket: _Bucket) -> None:
-        buf, offsets = bucket.buffer, bucket.offsets
-        for k, p in enumerate(bucket.params):
-            g = p.grad  # a locally unused parameter adds what it holds (zero if None)
-            part = buf[offsets[k]:offsets[k + 1]]
-            if g is None:
-                part[...] = 0
-            else:
-                np.copyto(part, g.data.reshape(-1))
+        """Start averaging a bucket's gradients (a locally unused parameter adds its .grad,
+        zero if None); the division by the world size comes in _write_back."""
         size = self._pg.size()
-        if size > 1:
-            buf /= size
-            bucket.request = self._pg.comm.Iallreduce(_state.mpi.IN_PLACE, buf,
-                                                      op=_state.mpi.SUM)
+        if size == 1:
+            return
+        MPI = _state.mpi
+        comm = self._pg.comm
+        buf = bucket.buffer
+        for k, p in enumerate(bucket.params):
+            g = p.grad
+            if bucket.direct[k]:
+                a = None if g is None else g.data
+                if a is None or not (a.flags.c_contiguous and a.flags.writeable
+                                     and a.dtype == buf.dtype):
+                    a = np.zeros(p.data.shape, buf.dtype) if a is None else a.astype(
+                        buf.dtype, order="C")
+                bucket.arrays[k] = a
+                bucket.requests.append(comm.Iallreduce(MPI.IN_PLACE, a, op=MPI.SUM))
+            else:
+                part = buf[bucket.offsets[k]:bucket.offsets[k] + p.data.size]
+                if g is None:
+                    part[...] = 0
+                else:
+                    np.copyto(part, g.data.reshape(-1), casting="unsafe")
+        if buf.size:
+            bucket.requests.append(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM))
 
     def _progress(self) -> None:
         """Let MPI move the started buckets on (it progresses only inside MPI calls)."""
         for b in self._buckets[: self._next_bucket]:
-            if b.request is not None and b.request.Test():
-                b.request = None  # done
+            if b.requests:
+                _state.mpi.Request.Testall(b.requests)
 
     def _finish_backward(self) -> None:
         """End of backward: start what is left, wait for all, write the averages back."""
@@ -293,8 +320,8 @@ class DistributedDataParallel(Module):
             unused = [p for p in self._params if id(p) not in self._used]
             if unused and not self.find_unused_parameters:
                 for b in self._buckets[: self._next_bucket]:  # leave no request behind
-                    if b.request is not None:
-                        wait_request(b.request, "DistributedDataParallel: gradient all_reduce")
+                    for req in b.requests:
+                        wait_request(req, "DistributedDataParallel: gradient all_reduce")
                 names = [self._param_names[id(p)] for p in unused]
                 raise RuntimeError(
                     "DistributedDataParallel: these parameters received no gradient in this "
@@ -318,27 +345,39 @@ class DistributedDataParallel(Module):
                 else:
                     used_anywhere = set(self._used)
             for b in self._buckets:
-                if b.request is not None:
-                    wait_request(b.request, "DistributedDataParallel: gradient all_reduce "
+                for req in b.requests:
+                    wait_request(req, "DistributedDataParallel: gradient all_reduce "
                                  f"(bucket {b.index})")
-                self._write_back(b, used_anywhere)
+                if self._pg.size() > 1:
+                    self._write_back(b, used_anywhere)
         finally:
             self.__dict__["_in_backward"] = False
             for b in self._buckets:
-                b.request = None
+                b.requests = []
+                b.arrays = [None] * len(b.params)
                 b.ready = 0
 
     def _write_back(self, bucket: _Bucket, used_anywhere: set[int] | None) -> None:
-        buf, offsets = bucket.buffer, bucket.offsets
+        """The sums, divided by the world size, into the parameters' .grad."""
+        scale = 1.0 / self._pg.size()
+        buf = bucket.buffer
         for k, p in enumerate(bucket.params):
             if used_anywhere is not None and id(p) not in used_anywhere:
                 continue  # no process used it: its .grad stays as it was
-            avg = buf[offsets[k]:offsets[k + 1]].reshape(p.data.shape)
             g = p.grad
-            if g is None or not g.data.flags.writeable:
-                p.grad = Tensor._make(avg.copy(), False)
+            if bucket.direct[k]:
+                total = bucket.arrays[k]
+                total *= scale
+                if g is not None and total is g.data:
+                    g._version[0] += 1
+                    continue
             else:
-                np.copyto(g.data, avg)
+                start = bucket.offsets[k]
+                total = buf[start:start + p.data.size].reshape(p.data.shape) * scale
+            if g is None or not g.data.flags.writeable or g.data.dtype != total.dtype:
+                p.grad = Tensor._make(total.astype(p.data.dtype, copy=False), False)
+            else:
+                np.copyto(g.data, total)
                 g._version[0] += 1
 
     def extra_repr(self) -> str:
