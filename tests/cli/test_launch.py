@@ -9,6 +9,7 @@ import pytest
 from mpirun import child_env, run_command
 
 from chainrule.cli import launch
+from chainrule.cli.__main__ import main
 
 pytest.importorskip("mpi4py")
 
@@ -27,25 +28,20 @@ def metrics(folder):
 
 
 def test_two_processes_train_as_one_and_resume_the_same(tmp_path):
-    one = train(tmp_path, tmp_path / "one")
-    assert one.returncode == 0, one.stderr
-    two = train(tmp_path, tmp_path / "two", "--nproc", "2")
-    assert two.returncode == 0, two.stderr
-    assert "batch 50 over 2 processes" in two.stdout
-    assert two.stdout.count("epoch 2/2") == 1  # rank 0 alone prints
-    assert (tmp_path / "two" / "checkpoint.ckpt").exists()
-    for a, b in zip(metrics(tmp_path / "one"), metrics(tmp_path / "two"), strict=True):
-        for key in a:
-            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key
-
-    # stop after epoch 1, resume to 2 on 3 processes: the same as the uninterrupted runs
-    first = train(tmp_path, tmp_path / "resumed", "--nproc", "2", "--epochs", "1")
+    # one process, in this process; then epoch 1 on 2 processes, resumed to 2 on 3
+    assert main(["train", *OPTIONS, "--out", str(tmp_path / "one")]) == 0
+    first = train(tmp_path, tmp_path / "many", "--nproc", "2", "--epochs", "1")
     assert first.returncode == 0, first.stderr
-    again = train(tmp_path, tmp_path / "resumed", "--nproc", "3", "--resume",
-                  str(tmp_path / "resumed" / "checkpoint.ckpt"))
+    assert "batch 50 over 2 processes" in first.stdout
+    assert first.stdout.count("epoch 1/1") == 1  # rank 0 alone prints
+    again = train(tmp_path, tmp_path / "many", "--nproc", "3", "--resume",
+                  str(tmp_path / "many" / "checkpoint.ckpt"))
     assert again.returncode == 0, again.stderr
-    assert "resuming" in again.stdout
-    for a, b in zip(metrics(tmp_path / "two"), metrics(tmp_path / "resumed"), strict=True):
+    assert "resuming" in again.stdout and "over 3 processes" in again.stdout
+    assert (tmp_path / "many" / "checkpoint.ckpt").exists()
+    one, many = metrics(tmp_path / "one"), metrics(tmp_path / "many")
+    assert len(one) == len(many) == 2
+    for a, b in zip(one, many, strict=True):
         for key in a:
             assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key
 
