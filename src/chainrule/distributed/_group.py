@@ -285,10 +285,11 @@ def wait_request(request: Any, what: str, timeout: datetime.timedelta | None = N
     """Wait for an MPI request, raising ``RuntimeError`` after the group's timeout.
 
     MPI's own wait would block forever on a peer that hangs; this polls instead. For the
-    first half second it tests without pause, as MPI's wait does: MPI moves a message
+    first half second it tests without sleeping, as MPI's wait does: MPI moves a message
     only inside its calls, and a large all-reduce needs both sides polling (sleeping
-    here would slow a training step's gradient exchange several times over). After
-    that it sleeps a millisecond between tests, leaving the core to others.
+    here would slow a training step's gradient exchange several times over); between
+    rounds of tests it yields the core to any other runnable process (a slower peer on
+    a busy machine). After that it sleeps a millisecond between tests.
     """
     if request.Test():
         return
@@ -301,9 +302,9 @@ def wait_request(request: Any, what: str, timeout: datetime.timedelta | None = N
         for _ in range(64):
             if test():
                 return
-        now = clock()
-        if now > spin_until:
+        if clock() > spin_until:
             break
+        _yield()
     while not test():
         if clock() - start > limit:
             rank = pg.rank() if pg is not None else "?"
@@ -312,6 +313,9 @@ def wait_request(request: Any, what: str, timeout: datetime.timedelta | None = N
                 "processes (one of them hangs, died, or skipped this collective)"
             )
         time.sleep(1e-3)
+
+
+_yield = getattr(os, "sched_yield", lambda: None)
 
 
 # -- failure handling ---------------------------------------------------------------
