@@ -87,6 +87,14 @@ for dst in range(n):
 dist.barrier()
 dist.barrier(async_op=True).wait()
 
+# picklable objects
+objects = [None] * n
+dist.all_gather_object(objects, {"rank": r, "text": "x" * (r * 100)})
+assert objects == [{"rank": k, "text": "x" * (k * 100)} for k in range(n)]
+sent = [("from", r), list(range(r + 3))] if r == n - 1 else [None, None]
+dist.broadcast_object_list(sent, src=n - 1)
+assert sent == [("from", n - 1), list(range(n + 2))], sent
+
 # errors name the op and what was expected
 for call, kind, words in [
     (lambda: dist.broadcast(cr.zeros(1), src=n), ValueError, "src"),

@@ -11,9 +11,11 @@ from chainrule.distributed._collectives import (
     ReduceOp,
     Work,
     all_gather,
+    all_gather_object,
     all_reduce,
     barrier,
     broadcast,
+    broadcast_object_list,
     reduce,
 )
 from chainrule.distributed._group import (
@@ -39,9 +41,11 @@ __all__ = [
     "ReduceOp",
     "Work",
     "all_gather",
+    "all_gather_object",
     "all_reduce",
     "barrier",
     "broadcast",
+    "broadcast_object_list",
     "default_pg_timeout",
     "destroy_process_group",
     "get_backend",

@@ -13,6 +13,7 @@ tensors only (MPI has no averaging reduction; an integer average would have to r
 from __future__ import annotations
 
 import datetime
+import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,9 +26,11 @@ __all__ = [
     "ReduceOp",
     "Work",
     "all_gather",
+    "all_gather_object",
     "all_reduce",
     "barrier",
     "broadcast",
+    "broadcast_object_list",
     "reduce",
 ]
 
@@ -245,3 +248,44 @@ def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None) -
 def _check_rank(r: Any, pg: Any, op: str, arg: str) -> None:
     if not isinstance(r, int | np.integer) or isinstance(r, bool) or not 0 <= r < pg.size():
         raise ValueError(f"{op}: {arg}={r!r} is not a rank of the group (0..{pg.size() - 1})")
+
+
+def all_gather_object(object_list: list[Any], obj: Any, group: Any = None) -> None:
+    """Fill ``object_list[r]`` with rank r's picklable ``obj``, on every process."""
+    pg = _default_group(group, "all_gather_object")
+    size = pg.size()
+    if not isinstance(object_list, list) or len(object_list) != size:
+        raise ValueError(
+            f"all_gather_object: object_list must be a list of world_size={size} entries"
+        )
+    data = np.frombuffer(pickle.dumps(obj), np.uint8)
+    lengths = [np.zeros(1, np.int64) for _ in range(size)]
+    all_gather(lengths, np.array([data.size], np.int64))
+    longest = int(max(n[0] for n in lengths))
+    padded = np.zeros(longest, np.uint8)
+    padded[: data.size] = data
+    parts = [np.empty(longest, np.uint8) for _ in range(size)]
+    all_gather(parts, padded)
+    for r in range(size):
+        object_list[r] = pickle.loads(parts[r][: int(lengths[r][0])].tobytes())
+
+
+def broadcast_object_list(object_list: list[Any], src: int = 0, group: Any = None) -> None:
+    """Replace the entries of ``object_list`` by rank ``src``'s (picklable objects)."""
+    pg = _default_group(group, "broadcast_object_list")
+    _check_rank(src, pg, "broadcast_object_list", "src")
+    if not isinstance(object_list, list):
+        raise TypeError("broadcast_object_list: object_list must be a list")
+    data = np.frombuffer(pickle.dumps(object_list), np.uint8) if pg.rank() == src else None
+    length = np.array([0 if data is None else data.size], np.int64)
+    broadcast(length, src)
+    buf = np.empty(int(length[0]), np.uint8) if data is None else data.copy()
+    broadcast(buf, src)
+    if pg.rank() != src:
+        received = pickle.loads(buf.tobytes())
+        if len(received) != len(object_list):
+            raise ValueError(
+                f"broadcast_object_list: rank {src} sent {len(received)} objects into a list "
+                f"of {len(object_list)}"
+            )
+        object_list[:] = received
