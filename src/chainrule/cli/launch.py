@@ -120,8 +120,18 @@ def launch(nproc: int, argv: list[str]) -> int:
     cores = os.cpu_count() or 1
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, str(max(1, cores // nproc)))  # no oversubscription
-    # Ctrl-C reaches mpiexec too (same process group), which passes it to the processes
-    return subprocess.call(mpiexec_command(nproc, argv), env=env)
+    proc = subprocess.Popen(mpiexec_command(nproc, argv), env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached mpiexec and the processes too (one process group): let mpiexec
+        # end them and clean up, and kill it only if it does not within a few seconds
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
 
 
 def run(args: argparse.Namespace, config: Any, out: str, resume: Any,
