@@ -13,16 +13,14 @@ import chainrule.nn.functional as F
 from chainrule import nn
 from chainrule.autograd import engine
 from chainrule.autograd.function import Op
-from chainrule.explain import (
-    Explanation,
-    explain,
-    format_shape,
+from chainrule.autograd.rules import (
     parse_rules,
     parse_shape,
     split_rule,
     substitute_equation,
     unify,
 )
+from chainrule.explain import Explanation, explain, format_shape
 
 
 def leaf(*shape: int, seed: int = 0, requires_grad: bool = True) -> cr.Tensor:
@@ -152,8 +150,8 @@ def test_rows_substitute_real_shapes_and_mark_broadcast() -> None:
         ("a", (64, 100), "x"), ("b", (100,), "b")]
     assert row.output_shapes == [(64, 100)]
     assert rule_texts(row) == [
-        "da = sum_to(dY * b, a.shape)  (64,100) = (64,100)(100,)",
-        "db = sum_to(dY * a, b.shape)  (100,) = (64,100)(64,100)",
+        "da = unbroadcast(dY * b, a.shape)  (64,100) = (64,100)(100,)",
+        "db = unbroadcast(dY * a, b.shape)  (100,) = (64,100)(64,100)",
     ]
     assert row.rules[0].symbolic == "(*a) = (*y)(*b)"
     assert [o.symbolic for o in row.inputs] == ["(*a)", "(*b)"]
@@ -197,7 +195,7 @@ def test_constant_inputs_have_no_source_and_their_rules_are_not_shown() -> None:
     (row,) = op_rows(ex, "Div")
     assert row.inputs[1].source is None and row.inputs[1].shape == ()
     assert [r.needed for r in row.rules] == [True, False]
-    assert rule_texts(row) == ["da = sum_to(dY / b, a.shape)  (3,4) = (3,4)()"]
+    assert rule_texts(row) == ["da = unbroadcast(dY / b, a.shape)  (3,4) = (3,4)()"]
 
 
 # -- order, Branch, leaves ---------------------------------------------------------------------
@@ -400,7 +398,7 @@ def test_html_table() -> None:
     assert page.startswith('<table class="chainrule-explain">') and page.endswith("</table>")
     assert page.count("<tr") == 1 + 3  # header, Mul, Branch, AccumulateGrad
     assert '<tr class="branch">' in page and "&lt;x&gt;" in page and "<x>" not in page
-    assert ">da = sum_to(dY * b, a.shape)  (2,3) = (2,3)(2,3)</code>" in page
+    assert ">da = unbroadcast(dY * b, a.shape)  (2,3) = (2,3)(2,3)</code>" in page
     # the same cells as the text table, one line per <br>
     mul = re.search(r'<tr class="op">(.*?)</tr>', page, re.S).group(1)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", mul, re.S)

@@ -5,10 +5,11 @@
 graph node whose forward and backward stand side by side in :mod:`chainrule.ops`.
 """
 
-# Subpackages that build on the names above come last.
-from chainrule import autograd, datasets, nn, optim, utils, viz  # noqa: E402, I001
-from chainrule import onnx  # noqa: E402, I001
-from chainrule import distributed  # noqa: E402, I001
+# chainrule.autograd comes first: it enters the tensor <-> autograd <-> ops import cycle
+# at its start (see chainrule/tensor.py's docstring)
+from chainrule import autograd, datasets, nn, optim, utils, viz  # noqa: I001
+from chainrule import onnx
+from chainrule import distributed
 from chainrule.autograd import (
     enable_grad,
     is_grad_enabled,
@@ -32,8 +33,9 @@ from chainrule.dtypes import (
     set_default_dtype,
     uint8,
 )
-from chainrule.explain import explain  # noqa: E402
+from chainrule.explain import explain
 from chainrule.ops import *  # noqa: F403
+from chainrule.promotion import promote_types, result_type
 from chainrule.random import (
     Generator,
     default_generator,

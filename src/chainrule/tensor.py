@@ -1,45 +1,40 @@
 """``Tensor``: a NumPy array with a gradient, a ``grad_fn`` and PyTorch's methods.
 
-Operators and methods are written out explicitly (no monkeypatching) and delegate to the
-operations in :mod:`chainrule.ops`, where each op's forward and backward stand together.
+:class:`chainrule._tensor_base.TensorBase` holds the data, the autograd flags, hooks and
+printing; this class adds the operations. Operators and methods are written out
+explicitly (no monkeypatching) and delegate to :mod:`chainrule.ops`, where each op's
+forward and backward stand together.
+
+Import order (the one rule that breaks the tensor <-> autograd <-> ops cycle): the ops
+and the engine build on ``Tensor``, and ``Tensor``'s methods call them, so each module of
+the cycle imports its partners at its **bottom**, after its own classes exist: this
+module imports ``chainrule.ops`` and the engine there, and ``autograd/function.py``
+imports ``Tensor`` there. ``import chainrule`` enters the cycle through
+``chainrule.autograd`` (function.py, then this module, then the ops). Every other module
+imports at its top.
 """
 
 from __future__ import annotations
 
-import math
-import operator
-import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from chainrule import dtypes as _dtypes
+from chainrule._tensor_base import (
+    TensorBase,
+    _data_of,
+    _leaf_inplace_error,
+    _to_array,
+)
+from chainrule._tensor_str import DTYPE_NAMES
 from chainrule.autograd.grad_mode import GradMode
 
 __all__ = ["Tensor", "tensor", "from_numpy", "as_tensor", "is_tensor"]
 
-_DTYPE_NAMES = {
-    np.dtype("float32"): "float32",
-    np.dtype("float64"): "float64",
-    np.dtype("float16"): "float16",
-    np.dtype("int64"): "int64",
-    np.dtype("int32"): "int32",
-    np.dtype("int16"): "int16",
-    np.dtype("int8"): "int8",
-    np.dtype("uint8"): "uint8",
-    np.dtype("bool"): "bool",
-}
 
-
-def _leaf_inplace_error(op: str) -> RuntimeError:
-    return RuntimeError(
-        f"{op}: a leaf tensor that requires grad is being used in an in-place operation. "
-        "Wrap the update in `with cr.no_grad():` (as optimizers do) or work on a clone."
-    )
-
-
-class Tensor:
+class Tensor(TensorBase):
     """A multi-dimensional array that can record the operations applied to it.
 
     Attributes:
@@ -49,25 +44,7 @@ class Tensor:
         grad_fn: the backward node that produced this tensor (None for leaves).
     """
 
-    __slots__ = ("data", "_requires_grad", "grad_fn", "_version", "__dict__", "__weakref__")
-
-    # defaults that most tensors never change (set per instance only when they do)
-    grad: Tensor | None = None
-    _output_nr = 0
-    _retains_grad = False
-    _hooks: list[Any] | None = None  # a leaf's gradient hooks (Tensor.register_hook)
-    _post_acc_hooks: list[Any] | None = None  # register_post_accumulate_grad_hook
-
-    __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
-
-    def __init__(self, data: Any = None, requires_grad: bool = False, dtype: Any = None) -> None:
-        arr = _to_array(data if data is not None else [], dtype)
-        self.data = arr
-        self._requires_grad = False
-        self.grad_fn = None
-        self._version = [0]
-        if requires_grad:
-            self.requires_grad_(True)
+    __slots__ = ()
 
     @classmethod
     def _make(
@@ -83,23 +60,6 @@ class Tensor:
             t._output_nr = nr
         return t
 
-    # -- attributes -----------------------------------------------------------------
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
-
-    @property
-    def ndim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.grad_fn is None
-
     @property
     def T(self) -> Tensor:
         """The tensor with its dimensions reversed (``permute(n-1, ..., 0)``)."""
@@ -109,130 +69,6 @@ class Tensor:
     def mT(self) -> Tensor:
         """Transpose of the last two dimensions."""
         return _ops.transpose(self, -2, -1)
-
-    @property
-    def device(self) -> str:
-        return "cpu"
-
-    @property
-    def itemsize(self) -> int:
-        return self.data.itemsize
-
-    def size(self, dim: int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
-
-    def numel(self) -> int:
-        return int(self.data.size)
-
-    def dim(self) -> int:
-        return self.data.ndim
-
-    def element_size(self) -> int:
-        return self.data.itemsize
-
-    def item(self) -> Any:
-        if self.data.size != 1:
-            raise RuntimeError(
-                f"item(): a Tensor with {self.data.size} elements cannot be converted to "
-                "a Python number; only one-element tensors can"
-            )
-        return self.data.reshape(-1)[0].item()
-
-    def tolist(self) -> Any:
-        return self.data.tolist()
-
-    def numpy(self) -> np.ndarray:
-        """The underlying array, without copying (shares memory with the tensor)."""
-        if self.requires_grad and GradMode.enabled and not self.is_leaf:
-            pass  # PyTorch refuses here; we allow reading, as the array is ours
-        return self.data
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
-
-    def __len__(self) -> int:
-        if self.data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
-
-    def __iter__(self) -> Iterator[Tensor]:
-        if self.data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
-
-    def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(
-                f"Boolean value of a Tensor with {self.data.size} values is ambiguous"
-            )
-        return bool(self.data)
-
-    def __float__(self) -> float:
-        return float(self.item())
-
-    def __int__(self) -> int:
-        return int(self.item())
-
-    def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
-            raise TypeError("only integer tensors of a single element can be used as an index")
-        return int(self.item())
-
-    __hash__ = object.__hash__
-
-    # -- autograd -------------------------------------------------------------------
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise RuntimeError(
-                f"requires_grad: only tensors of floating point dtype can require gradients, "
-                f"got {self.data.dtype} (convert with .float() or .double() first)"
-            )
-        if not requires_grad and getattr(self, "grad_fn", None) is not None:
-            raise RuntimeError(
-                "requires_grad=False: you can only change requires_grad flags of leaf "
-                "tensors; use .detach() for a non-leaf"
-            )
-        self._requires_grad = bool(requires_grad)
-        return self
-
-    def _set_requires_grad(self, requires_grad: bool) -> None:
-        self.requires_grad_(requires_grad)
-
-    # read in every op: a C-level getter; setting validates as requires_grad_() does
-    requires_grad = property(
-        operator.attrgetter("_requires_grad"), _set_requires_grad,
-        doc="Whether operations on this tensor are recorded for backward. Only tensors of "
-        "floating dtype can require grad, and only a leaf's flag can be switched off.",
-    )
-
-    def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward."""
-        if not self.requires_grad:
-            raise RuntimeError(
-                "retain_grad: can't retain_grad on a tensor that has requires_grad=False"
-            )
-        if self.grad_fn is None or self._retains_grad:
-            return
-        fn = self.grad_fn
-        if fn.retained is None:
-            fn.retained = []
-        fn.retained.append((weakref.ref(self), self._output_nr))
-        self._retains_grad = True
-
-    @property
-    def retains_grad(self) -> bool:
-        return self._retains_grad
-
-    def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's memory (and version counter), with no graph."""
-        t = Tensor._make(self.data, False)
-        t._version = self._version
-        return t
-
-    def detach_(self) -> Tensor:
-        self.grad_fn = None
-        self._requires_grad = False
-        return self
 
     def backward(
         self,
@@ -245,72 +81,16 @@ class Tensor:
         if (gradient is None and not create_graph and inputs is None and self.grad_fn is not None
                 and self.data.size == 1):
             # the common ``loss.backward()``: seed dL/dL = 1 and run the engine directly
-            engine = _ENGINE[0]
-            if engine is None:  # imported late: the engine imports this module
-                from chainrule.autograd import engine
-
-                _ENGINE[0] = engine
             # built-in ops never write into dY: they may share a read-only 1 (the engine
             # copies before writing); a user's Function gets one of its own
-            if self.grad_fn.single_output:
+            if isinstance(self.grad_fn, _Op):
                 one = _ops._math.constant(1, self.data.shape, self.data.dtype)
             else:
                 one = np.ones(self.data.shape, self.data.dtype)
-            engine.run_backward((self,), (one,), bool(retain_graph), False)
+            _engine.run_backward((self,), (one,), bool(retain_graph), False)
             return
-        from chainrule.autograd import backward
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
-        backward(self, gradient, retain_graph, create_graph, inputs)
-
-    def register_hook(self, hook: Any) -> RemovableHandle:
-        """Call ``hook(grad)`` each time this tensor's gradient is computed, as PyTorch.
-
-        The hook may return a Tensor (or array) of the same shape to use in place of the
-        gradient, or None to leave it. A leaf's hooks run before its ``.grad``
-        accumulates. Returns a handle whose ``remove()`` unregisters the hook.
-        """
-        if not self.requires_grad:
-            raise RuntimeError(
-                "register_hook: cannot register a hook on a tensor that doesn't require "
-                "gradient"
-            )
-        if not callable(hook):
-            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
-        if self.grad_fn is None:
-            if self._hooks is None:
-                self._hooks = []
-            hooks, entry = self._hooks, hook
-        else:
-            fn = self.grad_fn
-            if fn.hooks is None:
-                fn.hooks = []
-            hooks, entry = fn.hooks, (self._output_nr, hook)
-        hooks.append(entry)
-        return RemovableHandle(hooks, entry)
-
-    def register_post_accumulate_grad_hook(self, hook: Any) -> RemovableHandle:
-        """Call ``hook(tensor)`` once this leaf's ``.grad`` is final in a backward, as PyTorch.
-
-        Runs during the backward, as soon as every gradient of the leaf has been summed
-        into ``.grad`` (``DistributedDataParallel`` starts its gradient exchange so).
-        Returns a handle whose ``remove()`` unregisters the hook.
-        """
-        from chainrule.autograd import backward_hooks
-
-        if not self.requires_grad:
-            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook "
-                               "on a tensor that doesn't require gradient")
-        if self.grad_fn is not None:
-            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad "
-                               "hooks cannot be registered on non-leaf tensors")
-        if not callable(hook):
-            raise TypeError("register_post_accumulate_grad_hook: expected a callable, got "
-                            f"{type(hook).__name__}")
-        if self._post_acc_hooks is None:
-            self._post_acc_hooks = []
-        self._post_acc_hooks.append(hook)
-        backward_hooks.active = True
-        return RemovableHandle(self._post_acc_hooks, hook)
 
     # -- conversion -----------------------------------------------------------------
     def clone(self) -> Tensor:
@@ -333,7 +113,7 @@ class Tensor:
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
-            return "chainrule." + _DTYPE_NAMES.get(self.dtype, str(self.dtype))
+            return "chainrule." + DTYPE_NAMES.get(self.dtype, str(self.dtype))
         return self.to(dtype)
 
     def float(self) -> Tensor:
@@ -354,14 +134,6 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(_dtypes.bool)
 
-    def cpu(self) -> Tensor:
-        return self
-
-    def contiguous(self) -> Tensor:
-        return self
-
-    def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
 
     # -- operators ------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -409,68 +181,6 @@ class Tensor:
     def __abs__(self) -> Tensor:
         return _ops.abs(self)
 
-    def __floordiv__(self, other: Any) -> Tensor:
-        return _compare(np.floor_divide, self, other)
-
-    def __mod__(self, other: Any) -> Tensor:
-        return _compare(np.remainder, self, other)
-
-    # comparisons and logic: no gradient, boolean results
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.equal, self, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.not_equal, self, other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return _compare(np.less, self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return _compare(np.less_equal, self, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return _compare(np.greater, self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return _compare(np.greater_equal, self, other)
-
-    def __and__(self, other: Any) -> Tensor:
-        return _compare(np.logical_and if self.dtype == bool else np.bitwise_and, self, other)
-
-    def __or__(self, other: Any) -> Tensor:
-        return _compare(np.logical_or if self.dtype == bool else np.bitwise_or, self, other)
-
-    def __xor__(self, other: Any) -> Tensor:
-        return _compare(np.logical_xor if self.dtype == bool else np.bitwise_xor, self, other)
-
-    def __invert__(self) -> Tensor:
-        inv = np.logical_not if self.dtype == bool else np.invert
-        return Tensor._make(np.asarray(inv(self.data)))
-
-    eq = __eq__
-    ne = __ne__
-    lt = __lt__
-    le = __le__
-    gt = __gt__
-    ge = __ge__
-
-    def equal(self, other: Tensor) -> bool:
-        return self.shape == other.shape and bool(np.array_equal(self.data, other.data))
-
-    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-        return bool(np.allclose(self.data, _data_of(other), rtol=rtol, atol=atol))
-
-    def isnan(self) -> Tensor:
-        return Tensor._make(np.isnan(self.data))
-
-    def isfinite(self) -> Tensor:
-        return Tensor._make(np.isfinite(self.data))
-
-    def all(self) -> Tensor:
-        return Tensor._make(np.asarray(self.data.all()))
-
-    def any(self) -> Tensor:
-        return Tensor._make(np.asarray(self.data.any()))
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
@@ -529,9 +239,6 @@ class Tensor:
                 f"{self.data.dtype} in place"
             )
 
-    def _check_inplace_leaf(self, name: str) -> None:
-        if self.requires_grad and self.grad_fn is None and GradMode.enabled:
-            raise _leaf_inplace_error(name)
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
         return self._inplace("add_", lambda t: _ops.add(t, other, alpha), other)
@@ -581,30 +288,6 @@ class Tensor:
         self._version[0] += 1
         return self
 
-    def zero_(self) -> Tensor:
-        return self.fill_(0)
-
-    def fill_(self, value: Any) -> Tensor:
-        self._check_inplace_leaf("fill_")
-        self.data.fill(_data_of(value))
-        self._version[0] += 1
-        return self
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-        from chainrule.random import _np_generator
-
-        self._check_inplace_leaf("uniform_")
-        self.data[...] = _np_generator(generator).uniform(a, b, self.shape)
-        self._version[0] += 1
-        return self
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-        from chainrule.random import _np_generator
-
-        self._check_inplace_leaf("normal_")
-        self.data[...] = _np_generator(generator).normal(mean, std, self.shape)
-        self._version[0] += 1
-        return self
 
     # -- operations as methods (see chainrule.ops for the rules) ----------------------
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
@@ -795,197 +478,6 @@ class Tensor:
     def where(self, condition: Any, other: Any) -> Tensor:
         return _ops.where(condition, self, other)
 
-    # -- printing -------------------------------------------------------------------
-    def __repr__(self) -> str:
-        return _format_tensor(self)
-
-    def __format__(self, spec: str) -> str:
-        if self.data.ndim == 0 and spec:
-            return format(self.item(), spec)
-        return repr(self)
-
-
-_ENGINE: list[Any] = [None]  # the module chainrule.autograd.engine, once imported
-
-
-class RemovableHandle:
-    """Returned by ``register_hook``: ``remove()`` unregisters the hook."""
-
-    def __init__(self, hooks: list[Any], entry: Any) -> None:
-        self._hooks, self._entry = hooks, entry
-
-    def remove(self) -> None:
-        for i, e in enumerate(self._hooks):
-            if e is self._entry:
-                del self._hooks[i]
-                return
-
-
-# PyTorch's print options: summarise above 1000 elements, keeping 3 at each edge of
-# every dimension; lines of at most 80 characters; 4 digits after the point
-_THRESHOLD, _EDGE, _LINEWIDTH, _PRECISION = 1000, 3, 80, 4
-
-
-def _summary(a: np.ndarray) -> np.ndarray:
-    """The elements a summarised print shows: the first and last 3 along each dimension."""
-    for axis, n in enumerate(a.shape):
-        if n > 2 * _EDGE:
-            keep = np.r_[0:_EDGE, n - _EDGE:n]
-            a = np.take(a, keep, axis=axis)
-    return a
-
-
-def _number_format(a: np.ndarray) -> tuple[Any, int]:
-    """``(format one number, column width)`` chosen from the values ``a`` as PyTorch does.
-
-    Floats: scientific notation when the nonzero finite magnitudes span more than 1000x
-    or leave [1e-4, 1e8) (integral values may go down to any size), integral values as
-    ``"1."``, else 4 decimals. The width is that of the widest nonzero finite value (zeros,
-    nan and inf don't count); others are padded to it.
-    """
-    if a.dtype.kind != "f":
-        width = max((len(str(v)) for v in a.reshape(-1).tolist()), default=1)
-        return str, width
-    vals = a[np.isfinite(a) & (a != 0)].astype(np.float64)
-    if not vals.size:
-        return lambda x: f"{x:.0f}" + ("." if math.isfinite(x) else ""), 1
-    mag = np.abs(vals)
-    integral = bool(np.all(vals == np.ceil(vals)))
-    span = mag.max() / mag.min() > 1000 or mag.max() > 1e8
-    if span or (not integral and mag.min() < 1e-4):
-        spec = f"{{:.{_PRECISION}e}}"
-    elif integral:
-        spec = "{:.0f}."
-    else:
-        spec = f"{{:.{_PRECISION}f}}"
-
-    def text(x: float) -> str:
-        return spec.format(x) if math.isfinite(x) else f"{x:.0f}"
-
-    # the widest value is the largest, the most negative, or (a 3-digit exponent) the
-    # smallest positive or negative one
-    pos, neg = vals[vals > 0], vals[vals < 0]
-    edges = [vals.max(), vals.min()]
-    if pos.size:
-        edges.append(pos.min())
-    if neg.size:
-        edges.append(neg.max())
-    width = max(len(text(v)) for v in edges)
-    return text, width
-
-
-def _format_array(a: np.ndarray, indent: int, summarize: bool, text: Any, width: int) -> str:
-    """Nested brackets as PyTorch prints them: rows wrapped to the line width."""
-    if a.ndim == 0:
-        return text(a.item()).rjust(width)
-    cut = summarize and a.shape[0] > 2 * _EDGE
-    if a.ndim == 1:
-        items = a.tolist()
-        if cut:
-            data = [text(v).rjust(width) for v in items[:_EDGE]] + [" ..."]
-            data += [text(v).rjust(width) for v in items[-_EDGE:]]
-        else:
-            data = [text(v).rjust(width) for v in items]
-        per_line = max(1, (_LINEWIDTH - indent) // (width + 2))
-        lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
-        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
-    rows = range(a.shape[0])
-    if cut:
-        rows = [*range(_EDGE), None, *range(a.shape[0] - _EDGE, a.shape[0])]
-    parts = [
-        "..." if i is None else _format_array(a[i], indent + 1, summarize, text, width)
-        for i in rows
-    ]
-    return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
-
-
-def _format_tensor(t: Tensor) -> str:
-    """PyTorch-like repr: ``tensor([[1., 2.]], requires_grad=True)``."""
-    a = t.data
-    prefix = "tensor("
-    indent = len(prefix)
-    suffixes = []
-    name = f"dtype=chainrule.{_DTYPE_NAMES.get(a.dtype, str(a.dtype))}"
-    default = _dtypes.get_default_dtype()
-    if a.size == 0:
-        if a.ndim != 1:
-            suffixes.append(f"size={a.shape}")
-        if a.dtype != default:
-            suffixes.append(name)
-        body = "[]"
-    else:
-        if a.dtype not in (default, np.dtype("int64"), np.dtype("bool")):
-            suffixes.append(name)
-        summarize = a.size > _THRESHOLD
-        text, width = _number_format(_summary(a) if summarize else a)
-        body = _format_array(a, indent, summarize, text, width)
-    if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
-    elif t.requires_grad:
-        suffixes.append("requires_grad=True")
-    # a suffix that would overflow the last line goes on a line of its own
-    out = prefix + body
-    line = len(out) - out.rfind("\n") + 1
-    for suffix in suffixes:
-        if line + len(suffix) + 2 > _LINEWIDTH:
-            out += ",\n" + " " * indent + suffix
-            line = indent + len(suffix)
-        else:
-            out += ", " + suffix
-            line += len(suffix) + 2
-    return out + ")"
-
-
-def _data_of(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
-
-
-def _compare(ufunc: Any, a: Any, b: Any) -> Tensor:
-    return Tensor._make(np.asarray(ufunc(_data_of(a), _data_of(b))))
-
-
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Convert user data to an ndarray with PyTorch's dtype rules (always a copy)."""
-    if dtype is not None:
-        dtype = _dtypes.as_dtype(dtype)
-    if isinstance(data, Tensor):
-        arr = data.data.copy()
-    elif isinstance(data, np.ndarray):
-        arr = data.copy()
-    elif isinstance(data, np.generic):
-        arr = np.array(data)
-    else:
-        arr = np.array(_unwrap_nested(data))
-        if arr.dtype.kind == "f" and dtype is None and not _has_numpy_floats(data):
-            with np.errstate(over="ignore"):  # 1e300 becomes inf in float32, silently
-                arr = arr.astype(_dtypes.get_default_dtype())
-        elif arr.dtype.kind == "i":
-            arr = arr.astype(np.int64)
-        elif arr.dtype.kind == "O":
-            raise TypeError(f"tensor(): could not convert data of type {type(data).__name__}")
-    if dtype is not None and arr.dtype != dtype:
-        with np.errstate(over="ignore", invalid="ignore"):
-            arr = arr.astype(dtype)
-    return arr
-
-
-def _unwrap_nested(data: Any) -> Any:
-    if isinstance(data, Tensor):
-        return data.data
-    if isinstance(data, (list, tuple)):
-        return [_unwrap_nested(x) for x in data]
-    return data
-
-
-def _has_numpy_floats(data: Any) -> bool:
-    """True when a nested list holds float64 arrays/tensors, whose dtype is kept."""
-    if isinstance(data, Tensor):
-        return data.dtype == np.float64
-    if isinstance(data, np.ndarray | np.floating):
-        return data.dtype == np.float64
-    if isinstance(data, (list, tuple)) and data:
-        return any(_has_numpy_floats(x) for x in data)
-    return False
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -1020,6 +512,10 @@ def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
 
+# the cycle's partners, imported once Tensor exists (see the module docstring)
+from chainrule import autograd as _autograd  # noqa: E402
 from chainrule import ops as _ops  # noqa: E402
+from chainrule.autograd import engine as _engine  # noqa: E402
+from chainrule.autograd.function import Op as _Op  # noqa: E402
 from chainrule.autograd.grad_mode import no_grad as _no_grad  # noqa: E402
 from chainrule.ops._errors import ShapeError  # noqa: E402

@@ -102,7 +102,7 @@ def test_queue_callback_runs_once_after_every_grad_is_written():
     w1.register_post_accumulate_grad_hook(first_hook)
     ((w1 * w2).sum() * 2).backward()
     assert log == ["hook", "hook", ("callback", [6.0, 6.0], [6.0])]
-    assert backward_hooks._frames == []
+    assert backward_hooks.running == []
 
 
 def test_a_failing_backward_leaves_no_frame_behind():
@@ -110,4 +110,45 @@ def test_a_failing_backward_leaves_no_frame_behind():
     w.register_post_accumulate_grad_hook(lambda t: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         (w * 2).sum().backward()
-    assert backward_hooks._frames == []
+    assert backward_hooks.running == []
+
+
+def mlp_events(lib, nn):
+    """Post-accumulate hooks of a 3-layer MLP's parameters between activation hooks."""
+    lib.manual_seed(0)
+    m = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+    events = []
+    for name, p in m.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda t, name=name: events.append(name))
+    h = lib.tensor(np.ones((4, 6), np.float32))
+    for i, layer in enumerate(m):
+        h = layer(h)
+        if i < 4:
+            h.register_hook(lambda g, i=i: events.append(f"act{i}"))
+    (h * h).sum().backward()
+    return events
+
+
+def test_an_mlps_parameters_are_announced_in_pytorchs_order():
+    torch = pytest.importorskip("torch")
+    ours = mlp_events(cr, cr.nn)
+    assert ours == mlp_events(torch, torch.nn)
+    assert ours[:3] == ["4.bias", "4.weight", "act3"]  # the last layer's, before the rest
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_hook_order_and_grad_mode_as_pytorch(create_graph):
+    """A leaf's hook, then its .grad, then its post-accumulate hooks, then the callbacks;
+    all under grad mode == create_graph, as PyTorch runs them."""
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    log = []
+    w.register_hook(lambda g: log.append(("hook", w.grad, cr.is_grad_enabled())))
+
+    def post(t):
+        log.append(("post", t.grad.tolist(), cr.is_grad_enabled()))
+        backward_hooks.queue_callback(lambda: log.append(("callback", cr.is_grad_enabled())))
+
+    w.register_post_accumulate_grad_hook(post)
+    (w * 3).sum().backward(create_graph=create_graph)
+    assert log == [("hook", None, create_graph), ("post", [3.0, 3.0], create_graph),
+                   ("callback", create_graph)]

@@ -238,3 +238,54 @@ def test_fresh_gradient_is_adopted_without_copy() -> None:
     out = cr.nn.functional.linear(x, w)
     out.backward(cr.ones(3, 5, dtype=cr.float64))
     assert w.grad.numpy().base is None and w.grad.numpy().flags.owndata
+
+
+def test_a_wrong_gradient_dtype_is_blamed_on_the_node_that_returned_it() -> None:
+    # every edge is checked: the custom op's float64 gradient is reported at the custom
+    # op, not at the Mul that would have passed it on to the leaf
+    class Double(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return (g * 2).double()
+
+    x = cr.ones(3, requires_grad=True)
+    y = Double.apply(x * 3.0)
+    with pytest.raises(RuntimeError, match=r"DoubleBackward returned a float64 gradient "
+                                           r"for input 0 of dtype float32"):
+        y.sum().backward()
+
+
+def test_a_wrong_gradient_shape_is_blamed_on_the_node_that_returned_it() -> None:
+    class Wide(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return cr.ones(4)
+
+    x = cr.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"WideBackward returned a gradient of shape "
+                                           r"\(4,\) for input 0, expected \(3,\)"):
+        Wide.apply(x * 3.0).sum().backward()
+
+
+def test_backward_order_is_the_order_the_engine_runs() -> None:
+    from chainrule.autograd.engine import backward_order
+
+    ran = []
+    x = cr.ones(2, requires_grad=True)
+    a = x * 2.0
+    b = a.exp()
+    c = (a + b).sum()
+    order = backward_order(c.grad_fn)
+    for node in order:
+        node.hooks = [(0, lambda g, n=node: ran.append(n))]
+    c.backward()
+    assert ran == order
+    assert [type(n).__name__ for n in order] == ["Sum", "Add", "Exp", "Mul"]

@@ -164,7 +164,7 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
     assert report["machine"]["cpu"]
     rows = {row["workload"]: row for row in report["rows"]}
     assert set(rows) == {"mlp_784", "mlp_tiny", "mlp_digits", "per_op", "chain_short",
-                         "chain_100k", "memory_rss", "memory_tracemalloc"}
+                         "chain_100k", "memory_rss", "memory_tracemalloc", "memory_rss_20"}
     for name, row in rows.items():
         assert "error" not in row, row
         assert set(row["stats"]) == {"numpy", "chainrule"}, name

@@ -35,7 +35,7 @@ def test_readme_lists_the_command_line_and_the_layout():
         assert command in text
     src = README.parent / "src" / "chainrule"
     for path in ("tensor.py", "autograd/", "ops/", "nn/", "optim/", "utils/data/", "datasets/",
-                 "serialization.py", "explain.py", "viz.py", "cli/"):
+                 "serialization.py", "explain/", "viz.py", "cli/"):
         assert path in text
         assert (src / path.rstrip("/")).exists(), path
     assert "## Benchmarks" in text and "bench/README.md" in text

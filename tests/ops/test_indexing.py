@@ -10,7 +10,7 @@ import pytest
 from opcheck import check_op, make_inputs
 
 import chainrule as cr
-from chainrule.ops.shape import GetItem, IndexPut
+from chainrule.ops.indexing import GetItem, IndexPut
 
 try:  # optional reference for parity checks (check_op skips it when absent)
     import torch

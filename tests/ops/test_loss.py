@@ -11,7 +11,7 @@ from opcheck import check_op, make_inputs
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from chainrule.ops.loss import SoftmaxCrossEntropy
+from chainrule.ops.cross_entropy import SoftmaxCrossEntropy
 
 try:  # optional reference for parity checks (check_op skips it when absent)
     import torch

@@ -17,7 +17,7 @@ from opcheck import check_op, grad_of, make_inputs, t64
 
 import chainrule as cr
 from chainrule.autograd.function import Op
-from chainrule.ops import reduce
+from chainrule.ops import minmax, reduce
 
 try:  # optional reference for parity checks (check_op skips it when absent)
     import torch
@@ -434,10 +434,11 @@ def test_every_op_documents_its_rule_and_shapes(cls: type[Op]) -> None:
 
 
 def test_public_names() -> None:
-    assert set(reduce.__all__) == {"sum", "mean", "var", "std", "max", "min", "amax", "amin",
-                                   "argmax", "argmin", "logsumexp", "prod"}
-    for name in reduce.__all__:
-        assert getattr(cr, name) is getattr(reduce, name), name
+    assert set(reduce.__all__) == {"sum", "mean", "var", "std", "logsumexp", "prod"}
+    assert set(minmax.__all__) == {"max", "min", "amax", "amin", "argmax", "argmin"}
+    for module in (reduce, minmax):
+        for name in module.__all__:
+            assert getattr(cr, name) is getattr(module, name), name
 
 
 def test_prod_second_order_with_two_zeros_in_a_slice() -> None:

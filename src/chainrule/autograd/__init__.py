@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from chainrule.autograd.engine import accumulate_grad, run_backward
 from chainrule.autograd.function import Function, FunctionCtx, Node, Op
 from chainrule.autograd.grad_mode import (
     enable_grad,
@@ -15,6 +16,7 @@ from chainrule.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from chainrule.tensor import Tensor
 
 __all__ = [
     "backward", "grad", "Function", "FunctionCtx", "Node", "Op",
@@ -32,8 +34,6 @@ def _as_seq(x: Any) -> list[Any]:
 
 def _root_grads(outputs: list[Any], grad_outputs: list[Any], create_graph: bool,
                 who: str) -> list[Any]:
-    from chainrule.tensor import Tensor
-
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise RuntimeError(
             f"{who}: got {len(grad_outputs)} gradients for {len(outputs)} outputs"
@@ -83,8 +83,6 @@ def backward(
     inputs: Sequence[Any] | None = None,
 ) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the graph's leaves."""
-    from chainrule.autograd.engine import run_backward
-
     outputs = _as_seq(tensors)
     grads = _root_grads(outputs, _as_seq(grad_tensors), create_graph, "backward")
     if retain_graph is None:
@@ -92,11 +90,9 @@ def backward(
     if inputs is not None:
         inputs = _as_seq(inputs)
         result = run_backward(outputs, grads, retain_graph, create_graph, inputs, True)
-        from chainrule.autograd.engine import _accumulate_leaf
-
         for t, g in zip(inputs, result or [], strict=False):
             if g is not None:
-                _accumulate_leaf(t, g, create_graph)
+                accumulate_grad(t, g, create_graph)
         return
     run_backward(outputs, grads, retain_graph, create_graph)
 
@@ -114,9 +110,6 @@ def grad(
     With ``create_graph=True`` the returned gradients carry a graph of their own, so they
     can be differentiated again (Hessian-vector products, gradient penalties).
     """
-    from chainrule.autograd.engine import run_backward
-    from chainrule.tensor import Tensor
-
     outs = _as_seq(outputs)
     ins = _as_seq(inputs)
     grads = _root_grads(outs, _as_seq(grad_outputs), create_graph, "autograd.grad")

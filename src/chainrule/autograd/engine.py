@@ -1,22 +1,37 @@
-"""The backward engine: an iterative topological walk of the graph (no recursion).
+"""The backward engine: an iterative walk of the graph (no recursion), in five phases.
 
-1. Every node carries a creation number ``seq``, and its inputs were made before it, so
-   every edge leads to an older node. Running the nodes newest first is therefore a
-   topological order: a priority queue by ``-seq`` holds the nodes that have received a
-   gradient, and when a node is popped every node that can still send it one has run.
-   (This is the order of Kahn's algorithm with the newest ready node first, as PyTorch
-   runs, without a pass that counts each node's consumers.) Gradients that reach the
-   same tensor from several consumers are summed: the seeds' Branch node.
-2. After a node has run, its saved buffers are released unless ``retain_graph=True``.
+``run_backward`` is one loop over named phases:
+
+1. **seed the roots**: each root's gradient goes into the input buffer of the node that
+   made the root (or, for a leaf root, straight to the leaf).
+2. **visit nodes in order**: every node carries a creation number ``seq`` and its inputs
+   were made before it, so every edge leads to an older node. Running the nodes newest
+   first is therefore a topological order: a priority queue by ``-seq`` holds the nodes
+   that have received a gradient, and when a node is popped every node that can still
+   send it one has run. (Kahn's order with the newest ready node first, as PyTorch runs,
+   without a pass that counts each node's consumers.) :func:`backward_order` gives the
+   same order without running anything; ``cr.explain`` prints it.
+3. **deliver gradients to inputs**: each gradient a node returns is checked against the
+   input's shape and dtype (an error names the node that produced it) and sent along its
+   edge: added into the buffer of the node that made that input (the seeds' Branch:
+   gradients that reach a tensor from several consumers are summed), or to a leaf. After
+   a node has run, its saved buffers are released unless ``retain_graph=True``.
+4. **finish leaves and captures**: each leaf's hooks run, its ``.grad`` accumulates, then
+   its post-accumulate-grad hooks run (PyTorch's order); ``autograd.grad`` gets the
+   gradients of its inputs instead. A leaf with post-accumulate-grad hooks is finished
+   inside the loop, as soon as its last consumer has run (``DistributedDataParallel``
+   exchanges its gradient while the rest of the backward runs); the others at the end.
+5. **run queued callbacks**: what hooks queued with ``backward_hooks.queue_callback``
+   runs once every ``.grad`` is written, before ``run_backward`` returns.
 
 Time and memory are linear in the number of nodes, so a chain of 100,000 ops is fine.
 """
 
 from __future__ import annotations
 
-import heapq
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -24,67 +39,48 @@ import numpy as np
 from chainrule.autograd import anomaly, backward_hooks
 from chainrule.autograd.function import Node, _norm
 from chainrule.autograd.grad_mode import GradMode
+from chainrule.tensor import Tensor
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "backward_order"]
 
 #: record each gradient's norm on its node, for ``cr.explain``
 record_grad_norms = True
-
 
 #: gradients with at most this many elements are kept by reference for a lazy norm
 SMALL_GRAD = 4096
 
 
-def _norm_or_ref(g: Any) -> Any:
-    """What the engine records for ``cr.explain``: a norm, or a small gradient itself."""
-    if g is None:
-        return None
-    a = g if type(g) is np.ndarray else g.data
-    if a.size <= SMALL_GRAD:
-        return a
-    return _norm(a)
+class _Pass:
+    """The state of one backward pass.
 
+    ``buffers``: per queued node, the gradient of each of its outputs so far. ``ready``:
+    the queue, a heap of ``(-seq, node)``. ``leaves``: per leaf (by id), ``[tensor,
+    summed gradient]``. ``owned``: ids of sums the engine allocated itself, the only
+    arrays it may add into in place. ``capture``: for ``autograd.grad``, the position of
+    each requested tensor (leaves by id, non-leaves by ``(node, output_nr)``). ``hooked``:
+    ``(seq of its oldest consumer, leaf)`` for the leaves with post-accumulate-grad hooks
+    not finished yet, the next to finish last. ``callbacks``: ``queue_callback``'s queue.
+    """
 
-_TENSOR: Any = None
+    __slots__ = ("buffers", "ready", "leaves", "owned", "capture", "captured", "create_graph",
+                 "hooked", "callbacks")
 
-
-def _tensor_class() -> Any:
-    """chainrule.tensor.Tensor (imported late: the tensor module imports this one)."""
-    global _TENSOR
-    if _TENSOR is None:
-        from chainrule.tensor import Tensor
-
-        _TENSOR = Tensor
-    return _TENSOR
-
-
-def _freed_error(node: Node) -> RuntimeError:
-    return RuntimeError(
-        f"Trying to backward through the graph a second time (at {node.name()}): its saved "
-        "values were freed after the first backward. Specify retain_graph=True on the first "
-        "backward() if you need to backward through the graph a second time, or recompute "
-        "the forward."
-    )
-
-
-def _check_grad(node: Node, i: int, g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-    """The engine's invariant: a gradient has its tensor's shape and dtype."""
-    data = g if isinstance(g, np.ndarray) else getattr(g, "data", None)
-    if data is None or not isinstance(data, np.ndarray):
-        data = np.asarray(g, dtype=dtype)
-        g = data
-    elif isinstance(g, np.ndarray) and type(g) is not np.ndarray:
-        data = g = np.asarray(g)
-    if data.shape != shape:
-        raise RuntimeError(
-            f"{node.name()} returned a gradient of shape {data.shape} for input {i}, "
-            f"expected {shape}"
-        )
-    if dtype is not None and data.dtype != dtype:
-        raise RuntimeError(
-            f"{node.name()} returned a {data.dtype} gradient for input {i} of dtype {dtype}"
-        )
-    return g
+    def __init__(self, create_graph: bool, inputs: Sequence[Any] | None) -> None:
+        self.buffers: dict[Node, list[Any]] = {}
+        self.ready: list[tuple[int, Node]] = []
+        self.leaves: dict[int, list[Any]] = {}
+        self.owned: set[int] = set()
+        self.create_graph = create_graph
+        self.capture: dict[Any, int] = {}
+        self.captured: list[Any] = [None] * len(inputs or ())
+        self.hooked: list[tuple[int, Any]] = []
+        self.callbacks: list[Any] = []
+        for k, t in enumerate(inputs or ()):
+            if not t.requires_grad:
+                raise RuntimeError(
+                    f"autograd.grad: input {k} does not require grad (set requires_grad=True)"
+                )
+            self.capture[id(t) if t.grad_fn is None else (t.grad_fn, t._output_nr)] = k
 
 
 def run_backward(
@@ -100,227 +96,337 @@ def run_backward(
     With ``inputs=None`` gradients accumulate into the ``.grad`` of leaves (``backward``);
     otherwise the gradients of ``inputs`` are returned and no ``.grad`` changes
     (``autograd.grad``). Gradients are ndarrays, or Tensors when ``create_graph``.
-    Post-accumulate-grad hooks and queued callbacks: ``backward_hooks``.
     """
-    frame = backward_hooks.begin(roots, inputs is None)
+    run = _Pass(create_graph, inputs)
+    _seed(run, roots, grad_roots)
+    if backward_hooks.active and inputs is None:  # when is each hooked leaf's .grad final?
+        run.hooked = backward_hooks.hooked_leaves(roots)
+    buffers, hooked = run.buffers, run.hooked
+    prev_mode, prev_backward = GradMode.enabled, anomaly.in_backward
+    GradMode.enabled = create_graph  # a rule or hook records a graph only under create_graph
+    anomaly.in_backward = True  # ops run by a rule are checked as that node's output
+    backward_hooks.running.append(run.callbacks)  # where queue_callback adds
     try:
-        return _run_backward(roots, grad_roots, retain_graph, create_graph, inputs,
-                             allow_unused, frame)
+        for node in _visit(run.ready):
+            grads = buffers.pop(node)
+            in_grads = _run_node(run, node, grads)
+            _deliver(run, node, in_grads)
+            if hooked and hooked[-1][0] >= node.seq:  # node was a hooked leaf's last consumer
+                grads = in_grads = None  # delivered: the leaf may adopt its array
+                _finish_hooked(run, node.seq)
+            if not retain_graph:  # release what the rule needed; shapes stay for explain
+                node.__dict__.clear()
+                node.freed = True
+        grads = in_grads = None  # the last gradients: a leaf may adopt its array (_accumulate)
+        result = _finish(run, inputs is not None, allow_unused)
+        _run_callbacks(run.callbacks)
     finally:
-        backward_hooks.end(frame)
+        GradMode.enabled, anomaly.in_backward = prev_mode, prev_backward
+        backward_hooks.running.pop()
+    return result
 
 
-def _run_backward(
-    roots: Sequence[Any],
-    grad_roots: Sequence[Any],
-    retain_graph: bool,
-    create_graph: bool,
-    inputs: Sequence[Any] | None,
-    allow_unused: bool,
-    frame: backward_hooks.Frame,
-) -> list[Any] | None:
-    Tensor = _tensor_class()
+def backward_order(root: Node) -> list[Node]:
+    """The nodes reachable from ``root`` in the order ``run_backward`` visits them."""
+    ready = [(-root.seq, root)]
+    queued = {root}
+    order = []
+    for node in _visit(ready):
+        order.append(node)
+        for edge in node.next_edges:
+            if edge is not None and isinstance(edge[0], Node) and edge[0] not in queued:
+                queued.add(edge[0])
+                heappush(ready, (-edge[0].seq, edge[0]))
+    return order
 
-    # Targets captured for autograd.grad: leaf tensors by id, non-leaves by (node, nr).
-    capture: dict[Any, int] = {}
-    if inputs is not None:
-        for k, t in enumerate(inputs):
-            if not t.requires_grad:
-                raise RuntimeError(
-                    f"autograd.grad: input {k} does not require grad (set requires_grad=True)"
-                )
-            key = id(t) if t.grad_fn is None else (t.grad_fn, t._output_nr)
-            capture[key] = k
-    captured: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
 
-    # 1. seed the roots. Every edge leads from a node to an older one (smaller ``seq``), so
-    # running nodes newest first is a topological order: when a node is popped, every
-    # node that can send it a gradient has already run. No discovery pass is needed; a
-    # node is queued when its first gradient arrives. A gradient that reaches a tensor
-    # from several consumers is summed (Branch); `owned` holds the ids of sums the engine
-    # allocated itself, the only arrays it may add into in place.
-    buffers: dict[Node, list[Any]] = {}
-    owned: set[int] = set()
-    leaf_grads: dict[int, list[Any]] = {}  # id(leaf) -> [tensor, summed gradient]
-    ready: list[tuple[int, Node]] = []
+# -- 1. seed the roots -------------------------------------------------------------------
+
+
+def _seed(run: _Pass, roots: Sequence[Any], grad_roots: Sequence[Any]) -> None:
     for root, g in zip(roots, grad_roots, strict=True):
         fn = root.grad_fn
         if fn is None:
-            _add_leaf(leaf_grads, root, g, owned, create_graph)
-            continue
-        buf = buffers.get(fn)
-        if buf is None:
-            buf = buffers[fn] = [None] * len(fn.out_shapes)
-            heapq.heappush(ready, (-fn.seq, fn))
-        buf[root._output_nr] = _sum(buf[root._output_nr], g, owned, create_graph)
+            _to_leaf(run, root, g)
+        else:
+            _to_node(run, fn, root._output_nr, g)
 
-    norms = record_grad_norms
-    pending = frame.pending  # leaves with post-accumulate hooks, by their oldest consumer
-    push, pop = heapq.heappush, heapq.heappop
-    prev_mode, prev_backward = GradMode.enabled, anomaly.in_backward
-    GradMode.enabled = create_graph
-    anomaly.in_backward = True  # ops run by a backward are checked as that node's output
-    try:
-        while ready:
-            node = pop(ready)[1]
-            if pending and pending[-1][0] > node.seq:  # their consumers have all run
-                in_grads = g = None  # a gradient only its leaf holds is adopted, not copied
-                frame.flush(node.seq, leaf_grads, _finish_leaf, create_graph)
-            grads = buffers.pop(node)
-            if node.freed:
-                raise _freed_error(node)
-            if owned:
-                for g in grads:
-                    owned.discard(id(g))
-            if node.hooks:
-                _run_node_hooks(node, grads, create_graph)
-            if norms:
-                g = grads[0]
-                if len(grads) == 1 and type(g) is np.ndarray and g.size <= SMALL_GRAD:
-                    node.grad_norms = grads  # a small gradient itself: its norm is lazy
-                else:
-                    node.grad_norms = [_norm_or_ref(g) for g in grads]
-            if node.retained:
-                for ref, nr in node.retained:
-                    t = ref()
-                    if t is not None and grads[nr] is not None:
-                        _set_grad(t, grads[nr])
-            if capture:
-                for nr, g in enumerate(grads):
-                    k = capture.get((node, nr))
-                    if k is not None:
-                        captured[k] = g
-            versions = node._saved_versions
-            if versions:
-                saved = node._saved_inputs
-                for i, v in versions:
-                    if saved[i]._version[0] != v:
-                        node.check_versions()  # raises, naming the tensor
-            out_version = node._out_version
-            if out_version is not None and out_version[0][0] != out_version[1]:
-                node.check_versions()  # raises: the output was changed in place
-            if node.single_output:
-                g = grads[0]
-                if g is None:
-                    in_grads: tuple[Any, ...] = ()  # nothing flows through this node
-                elif create_graph:
-                    node.create_graph = True
-                    if not isinstance(g, Tensor):
-                        g = Tensor._make(g, False)
-                    in_grads = node.backward(g)
-                    node.create_graph = False
-                else:
-                    in_grads = node.backward(g)
-                if type(in_grads) is not tuple:
-                    in_grads = (in_grads,)
-            elif all(g is None for g in grads):
-                in_grads = ()
-            else:
-                if create_graph:
-                    grads = [
-                        g if g is None or isinstance(g, Tensor) else Tensor._make(g, False)
-                        for g in grads
-                    ]
-                    node.create_graph = True
-                in_grads = node.run_backward(tuple(grads))
-                node.create_graph = False
-            if anomaly.enabled:
-                anomaly.check_backward(node, in_grads)
-            n_grads = len(in_grads)
-            shapes = node.input_shapes
-            i = -1
-            for edge in node.next_edges:
-                i += 1
-                if edge is None:
-                    continue
-                g = in_grads[i] if i < n_grads else None
-                target = edge[0]
-                if isinstance(target, Node):
-                    if g is not None and (type(g) is not np.ndarray or g.shape != shapes[i]):
-                        g = _check_grad(node, i, g, shapes[i], None)
-                    buf = buffers.get(target)
-                    if buf is None:  # the first gradient for this node: queue it
-                        if target.single_output:
-                            buffers[target] = [g]
-                        else:
-                            buffers[target] = buf = [None] * len(target.out_shapes)
-                            buf[edge[1]] = g
-                        push(ready, (-target.seq, target))
-                    elif g is not None:
-                        buf[edge[1]] = _sum(buf[edge[1]], g, owned, create_graph)
-                elif g is not None:
-                    if (
-                        type(g) is not np.ndarray
-                        or g.shape != shapes[i]
-                        or g.dtype != target.data.dtype
-                    ):
-                        g = _check_grad(node, i, g, shapes[i], target.data.dtype)
-                    entry = leaf_grads.get(id(target))  # _add_leaf, inlined
-                    if entry is None:
-                        leaf_grads[id(target)] = [target, g]
-                    else:
-                        entry[1] = _sum(entry[1], g, owned, create_graph)
-            if not retain_graph:
-                node.__dict__.clear()  # release saved values; shapes stay for explain
-                node.freed = True
-    finally:
-        GradMode.enabled, anomaly.in_backward = prev_mode, prev_backward
 
-    # 3. leaves: accumulate into .grad, or hand back to autograd.grad
-    in_grads = grads = g = None  # drop the loop's references (see the refcount test below)
-    if capture:
-        for entry in leaf_grads.values():
-            t = entry[0]
-            if t._hooks:
-                entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
-            k = capture.get(id(t))
-            if k is not None:
-                captured[k] = entry[1]
-    else:
-        for entry in leaf_grads.values():
-            _finish_leaf(entry, create_graph)
-        entry = None
-    if inputs is None:
-        if frame.pending or frame.callbacks:
-            frame.finish(set(leaf_grads))
+# -- 2. visit nodes in order -------------------------------------------------------------
+
+
+def _visit(ready: list[tuple[int, Node]]) -> Iterator[Node]:
+    """Pop queued nodes newest first until none is left (a topological order, see above).
+
+    The caller may queue more nodes while iterating."""
+    while ready:
+        yield heappop(ready)[1]
+
+
+def _run_node(run: _Pass, node: Node, grads: list[Any]) -> tuple[Any, ...]:
+    """The gradients of a node's inputs, from the gradients that reached its outputs."""
+    if node.freed:
+        raise _freed_error(node)
+    if run.owned:
+        for g in grads:
+            run.owned.discard(id(g))  # the node may keep it (a saved dY): no more in place
+    if node.hooks or node.retained or run.capture:
+        _observe(run, node, grads)
+    if record_grad_norms:  # for cr.explain: a small gradient itself, its norm if asked
+        g = grads[0]
+        if len(grads) == 1 and type(g) is np.ndarray and g.size <= SMALL_GRAD:
+            node.grad_norms = grads
+        else:
+            node.grad_norms = [_norm_or_ref(g) for g in grads]
+    versions = node._saved_versions  # inputs changed in place since the forward?
+    if versions:
+        saved = node._saved_inputs
+        for i in node.save_inputs:
+            if versions[i] is not None and saved[i]._version[0] != versions[i]:
+                node.check_versions()  # raises, naming the tensor
+    if node._out_version is not None:
+        _check_output_version(node)
+    if run.create_graph:
+        return _run_recorded(node, grads)
+    in_grads = node.run_backward(grads)
+    if anomaly.enabled:
+        anomaly.check_backward(node, in_grads)
+    return in_grads
+
+
+def _observe(run: _Pass, node: Node, grads: list[Any]) -> None:
+    """What users asked to see of a node's output gradients: hooks (which may replace a
+    gradient), ``retain_grad()``, and ``autograd.grad`` of a non-leaf."""
+    if node.hooks:
+        for nr, hook in list(node.hooks):
+            if grads[nr] is not None:
+                grads[nr] = _run_hooks([hook], grads[nr], node.out_shapes[nr],
+                                       node.out_dtypes[nr], run.create_graph)
+    for ref, nr in node.retained or ():
+        t = ref()
+        if t is not None and grads[nr] is not None:
+            t.grad = _as_tensor(grads[nr])
+    for nr, g in enumerate(grads):
+        k = run.capture.get((node, nr))
+        if k is not None:
+            run.captured[k] = g
+
+
+def _norm_or_ref(g: Any) -> Any:
+    """A large gradient's norm now, a small gradient itself (computing its norm costs more
+    than keeping a reference; ``Node.gradient_norms`` does it if asked)."""
+    if g is None:
         return None
-    for k, g in enumerate(captured):
+    a = g if type(g) is np.ndarray else g.data
+    return a if a.size <= SMALL_GRAD else _norm(a)
+
+
+def _check_output_version(node: Node) -> None:
+    """Raise if the node's saved output was changed in place after the forward."""
+    counter, version = node._out_version
+    if counter[0] != version:
+        node.check_versions()  # raises, naming the output
+
+
+def _run_recorded(node: Node, grads: list[Any]) -> tuple[Any, ...]:
+    """create_graph: the rule runs on Tensors, so its own graph is recorded."""
+    grads = [g if g is None or isinstance(g, Tensor) else Tensor._make(g) for g in grads]
+    node.create_graph = True
+    try:
+        in_grads = node.run_backward(grads)
+    finally:
+        node.create_graph = False
+    if anomaly.enabled:
+        anomaly.check_backward(node, in_grads)
+    return in_grads
+
+
+def _freed_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at {node.name()}): its saved "
+        "values were freed after the first backward. Specify retain_graph=True on the first "
+        "backward() if you need to backward through the graph a second time, or recompute "
+        "the forward."
+    )
+
+
+# -- 3. deliver gradients to inputs ------------------------------------------------------
+
+
+def _deliver(run: _Pass, node: Node, in_grads: tuple[Any, ...]) -> None:
+    """Send each input's gradient along its edge, checked against the input's shape and
+    dtype (an error names ``node``, the node that produced the gradient)."""
+    shapes = node.input_shapes
+    buffers = run.buffers
+    n = len(in_grads)
+    for i, edge in enumerate(node.next_edges):
+        if edge is None:
+            continue
+        g = in_grads[i] if i < n else None
+        target, nr = edge
+        if isinstance(target, Node):
+            if g is not None:
+                dtype = target.out_dtypes[nr]
+                if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype is not dtype:
+                    g = _check_grad(node, i, g, shapes[i], dtype)
+            buf = buffers.get(target)  # _to_node(run, target, nr, g), inlined
+            if buf is None:
+                buf = buffers[target] = [None] * len(target.out_shapes)
+                heappush(run.ready, (-target.seq, target))
+            if g is not None:
+                buf[nr] = g if buf[nr] is None else _sum(buf[nr], g, run.owned)
+        elif g is not None:
+            dtype = target.data.dtype
+            if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype is not dtype:
+                g = _check_grad(node, i, g, shapes[i], dtype)
+            _to_leaf(run, target, g)
+
+
+def _to_node(run: _Pass, node: Node, nr: int, g: Any) -> None:
+    """Add ``g`` to the gradient of ``node``'s output ``nr``; queue the node on its first.
+
+    A node is queued even when ``g`` is None, so that it runs (and is released) in order.
+    """
+    buf = run.buffers.get(node)
+    if buf is None:
+        buf = run.buffers[node] = [None] * len(node.out_shapes)
+        heappush(run.ready, (-node.seq, node))
+    if g is not None:
+        buf[nr] = g if buf[nr] is None else _sum(buf[nr], g, run.owned)
+
+
+def _to_leaf(run: _Pass, t: Any, g: Any) -> None:
+    entry = run.leaves.get(id(t))
+    if entry is None:
+        run.leaves[id(t)] = [t, g]
+    else:
+        entry[1] = _sum(entry[1], g, run.owned)
+
+
+def _check_grad(node: Node, i: int, g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """The engine's invariant: a gradient has its input's shape and dtype."""
+    data = g.data if isinstance(g, Tensor) else g
+    if not isinstance(data, np.ndarray):
+        data = np.asarray(data, dtype=dtype)  # a number: a 0-d gradient
+        g = data
+    elif type(g) is not np.ndarray and not isinstance(g, Tensor):
+        data = g = np.asarray(g)  # an ndarray subclass
+    if data.shape != shape:
+        raise RuntimeError(
+            f"{node.name()} returned a gradient of shape {data.shape} for input {i}, "
+            f"expected {shape}"
+        )
+    if data.dtype != dtype:
+        raise RuntimeError(
+            f"{node.name()} returned a {data.dtype} gradient for input {i} of dtype {dtype}"
+        )
+    return g
+
+
+def _sum(old: Any, g: Any, owned: set[int]) -> Any:
+    """old + g, in place only into an array the engine allocated itself."""
+    if type(old) is not np.ndarray or type(g) is not np.ndarray:
+        new = old + g  # Tensors (create_graph): recorded
+        # NumPy turns the sum of two 0-d arrays into a scalar; keep it an array
+        return new if isinstance(new, np.ndarray | Tensor) else np.asarray(new)
+    if id(old) in owned:
+        old += g
+        return old
+    new = np.asarray(old + g)
+    owned.add(id(new))
+    return new
+
+
+# -- 4. finish leaves and captures -------------------------------------------------------
+
+
+def _finish(run: _Pass, capturing: bool, allow_unused: bool) -> list[Any] | None:
+    """Leaves: their hooks run, then ``.grad`` accumulates and the post-accumulate-grad
+    hooks run (``backward``), or the gradients of the requested inputs are returned
+    (``autograd.grad``)."""
+    for entry in run.leaves.values():
+        t = entry[0]
+        if t._hooks:
+            entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, run.create_graph)
+    if not capturing:
+        for entry in run.leaves.values():
+            t = entry[0]
+            _accumulate(entry, run.create_graph)
+            if t._post_acc_hooks:  # a leaf root: no consumer finished it in the loop
+                _run_post_accumulate_hooks(t)
+        return None
+    for key, entry in run.leaves.items():
+        k = run.capture.get(key)
+        if k is not None:
+            run.captured[k] = entry[1]
+    for k, g in enumerate(run.captured):
         if g is None and not allow_unused:
             raise RuntimeError(
                 f"autograd.grad: input {k} was not used in the graph of the outputs; "
                 "pass allow_unused=True to get None for it"
             )
-    return captured
+    return run.captured
 
 
-def _finish_leaf(entry: list[Any], create_graph: bool) -> None:
-    """Write a leaf's summed gradient ``entry = [tensor, gradient]`` into its ``.grad``."""
-    t = entry[0]
-    if t._hooks:
-        entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, create_graph)
-    if t.grad is None and not create_graph:
-        # As in PyTorch, a leaf gets a buffer of its own: a gradient that is a view,
-        # read-only (a broadcast, a shared constant) or still referenced elsewhere
-        # (another leaf's gradient, the user's `gradient=` array) is copied, so that
-        # changing one .grad in place never changes another. Fresh results such as
-        # dW = dY.T @ X are adopted as they are. References counted: entry[1], g and
-        # getrefcount's argument.
-        g = entry[1]
-        if (type(g) is not np.ndarray or g.base is not None
-                or not g.flags.writeable or sys.getrefcount(g) > 3):
-            g = g.copy()
-        t.grad = _tensor_class()._make(g, False)
+def _accumulate(entry: list[Any], create_graph: bool) -> None:
+    """``t.grad += g`` for ``entry = [t, g]``.
+
+    As in PyTorch, a leaf's first gradient is a buffer of its own: a gradient that is a
+    view, read-only (a broadcast, a shared constant) or still referenced elsewhere
+    (another leaf's gradient, the user's ``gradient=`` array) is copied, so that changing
+    one ``.grad`` in place never changes another. Fresh results such as
+    ``dW = dY.T @ X`` are adopted as they are.
+    """
+    t, g = entry
+    if t.grad is not None or create_graph:
+        accumulate_grad(t, g, create_graph)
+        return
+    entry[1] = None  # now only `g` (and getrefcount's argument) refer to the array
+    if (type(g) is not np.ndarray or g.base is not None or not g.flags.writeable
+            or sys.getrefcount(g) > 2):
+        g = g.copy()
+    t.grad = Tensor._make(g)
+
+
+def _finish_hooked(run: _Pass, seq: int) -> None:
+    """Finish now the hooked leaves whose consumers have all run (the oldest has ``seq``)
+    as ``_finish`` does at the end: hooks, ``.grad``, post-accumulate-grad hooks."""
+    hooked = run.hooked
+    while hooked and hooked[-1][0] >= seq:
+        t = hooked.pop()[1]
+        entry = run.leaves.pop(id(t), None)
+        if entry is None:
+            continue  # every path to it carried no gradient: nothing to announce
+        if t._hooks:
+            entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, run.create_graph)
+        _accumulate(entry, run.create_graph)
+        _run_post_accumulate_hooks(t)
+
+
+def _run_post_accumulate_hooks(t: Any) -> None:
+    for hook in list(t._post_acc_hooks):
+        hook(t)
+
+
+def accumulate_grad(t: Any, g: Any, create_graph: bool) -> None:
+    """Add ``g`` to ``t.grad`` (out of place: the old ``.grad`` may be shared)."""
+    if t.grad is None:
+        t.grad = _as_tensor(g)
+    elif create_graph or isinstance(g, Tensor):
+        t.grad = t.grad + g
     else:
-        _accumulate_leaf(t, entry[1], create_graph)
+        t.grad = Tensor._make(np.asarray(t.grad.data + g))
+
+
+def _as_tensor(g: Any) -> Tensor:
+    return g if isinstance(g, Tensor) else Tensor._make(g)
 
 
 def _run_hooks(hooks: list[Any], g: Any, shape: tuple[int, ...], dtype: Any,
                create_graph: bool) -> Any:
     """Pass a tensor's gradient ``g`` through its hooks (each may replace it)."""
-    Tensor = _tensor_class()
     for hook in list(hooks):
-        arg = g if isinstance(g, Tensor) else Tensor._make(g, False)
-        new = hook(arg)
+        new = hook(_as_tensor(g))
         if new is None:
             continue
         data = new.data if isinstance(new, Tensor) else np.asarray(new)
@@ -334,58 +440,18 @@ def _run_hooks(hooks: list[Any], g: Any, shape: tuple[int, ...], dtype: Any,
         if create_graph and isinstance(new, Tensor):
             g = new
         elif create_graph:
-            g = Tensor._make(data, False)
+            g = Tensor._make(data)
         else:
             # a copy: the engine may add into this array in place
             g = data.copy() if data is np.asarray(g) or isinstance(new, Tensor) else data
     return g
 
 
-def _run_node_hooks(node: Node, grads: list[Any], create_graph: bool) -> None:
-    """Hooks of non-leaf tensors: registered on their grad_fn with the output number."""
-    for nr, hook in list(node.hooks):
-        g = grads[nr]
-        if g is not None:
-            grads[nr] = _run_hooks([hook], g, node.out_shapes[nr], np.asarray(g).dtype,
-                                   create_graph)
+# -- 5. run queued callbacks -------------------------------------------------------------
 
 
-def _sum(old: Any, g: Any, owned: set[int], create_graph: bool) -> Any:
-    """old + g, in place only into an array the engine allocated itself."""
-    if old is None:
-        return g
-    if create_graph or not isinstance(old, np.ndarray) or not isinstance(g, np.ndarray):
-        new = old + g
-        # NumPy turns the sum of two 0-d arrays into a scalar; keep it an array
-        return new if isinstance(new, np.ndarray | _tensor_class()) else np.asarray(new)
-    if id(old) in owned:
-        old += g
-        return old
-    new = np.asarray(old + g)
-    owned.add(id(new))
-    return new
-
-
-def _add_leaf(leaf_grads: dict[int, list[Any]], t: Any, g: Any, owned: set[int],
-              create_graph: bool) -> None:
-    entry = leaf_grads.get(id(t))
-    if entry is None:
-        leaf_grads[id(t)] = [t, g]
-    else:
-        entry[1] = _sum(entry[1], g, owned, create_graph)
-
-
-def _set_grad(t: Any, g: Any) -> None:
-    Tensor = _tensor_class()
-    t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False)
-
-
-def _accumulate_leaf(t: Any, g: Any, create_graph: bool) -> None:
-    Tensor = _tensor_class()
-    if t.grad is None:
-        t.grad = g if isinstance(g, Tensor) else Tensor._make(g, False)
-    elif create_graph or isinstance(g, Tensor):
-        t.grad = t.grad + g
-    else:
-        # out of place: the old .grad may share memory with another leaf's gradient
-        t.grad = Tensor._make(np.asarray(t.grad.data + g), False)
+def _run_callbacks(callbacks: list[Any]) -> None:
+    """Each callback once, in order; one queued by a callback runs too (the iteration
+    sees what is appended)."""
+    for fn in callbacks:
+        fn()

@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from chainrule.autograd.grad_mode import GradMode
-
-if TYPE_CHECKING:
-    from chainrule.tensor import Tensor
 
 __all__ = ["Node", "Op", "Function", "FunctionCtx"]
 
@@ -44,13 +41,19 @@ class Node:
     Attributes:
         next_edges: one entry per forward input: ``(node, output_nr)`` for an input made by
             another node, ``(tensor, 0)`` for a leaf that requires grad, ``None`` otherwise.
-        input_shapes, out_shapes: kept after the graph is freed, for ``cr.explain``.
+        needs_input_grad: per input, whether a gradient must flow to it.
+        input_shapes: per input, its shape (``()`` for a number); kept after the graph is
+            freed, for ``cr.explain`` and for the engine's check of every gradient.
+        out_shapes, out_dtypes: per output, its shape and dtype (the engine checks each
+            gradient that arrives at an output against them).
         seq: creation order; among ready nodes the engine runs the newest first.
         grad_norms: norms of the gradients that reached the outputs (after a backward).
 
     Engine-facing state that every node has lives in slots. Saved values and op-specific
-    state (masks, axes) live in the instance ``__dict__``, which ``release`` clears, so
-    the class-level defaults below cost nothing for nodes that never set them.
+    state (masks, axes) live in the instance ``__dict__``, so
+    the class-level defaults below cost nothing for nodes that never set them. The engine
+    clears that ``__dict__`` after the node has run (unless ``retain_graph``), so saved
+    buffers are released as soon as the backward has used them.
     """
 
     __slots__ = (
@@ -58,6 +61,7 @@ class Node:
         "needs_input_grad",
         "input_shapes",
         "out_shapes",
+        "out_dtypes",
         "seq",
         "grad_norms",
         "__dict__",
@@ -65,13 +69,13 @@ class Node:
     )
 
     # defaults, overridden per instance only when needed (and cleared by release())
-    single_output = False  # Op: the engine calls backward(dY) directly
+    save_inputs: tuple[int, ...] = ()  # indices of the inputs kept for backward
     freed = False
     create_graph = False
     retained: list[Any] | None = None
     hooks: list[Any] | None = None  # [output_nr, hook] pairs of Tensor.register_hook
-    _saved_inputs: list[Any] | None = None
-    _saved_versions: Any = ()
+    _saved_inputs: tuple[Any, ...] | None = None
+    _saved_versions: tuple[int | None, ...] = ()  # per input, its version when saved
     _out_data: np.ndarray | None = None
     _out_version: Any = None
 
@@ -89,10 +93,6 @@ class Node:
         ]
         self.grad_norms = resolved
         return resolved
-
-    @property
-    def out_dtypes(self) -> tuple[Any, ...]:
-        return self.__dict__.get("_out_dtypes", ())
 
     def name(self) -> str:
         """The node's name as PyTorch prints it, e.g. ``MulBackward``."""
@@ -117,17 +117,15 @@ class Node:
     def output(self, index: int = 0) -> Any:
         """The forward output: an ndarray, or a Tensor of this node under create_graph."""
         if self.create_graph:
-            from chainrule.tensor import Tensor
-
             return Tensor._make(self._out_data, True, self, index)
         return self._out_data
 
     def check_versions(self) -> None:
         """Raise if a tensor this node saved was changed in place since the forward."""
         saved = self._saved_inputs
-        for i, version in self._saved_versions:
-            t = saved[i]
-            if t._version[0] != version:
+        for i in self.save_inputs:
+            t, version = saved[i], self._saved_versions[i]
+            if version is not None and t._version[0] != version:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: input {i} of {self.name()}, of shape "
@@ -142,13 +140,11 @@ class Node:
                 f"version {self._out_version[1]}. Clone it before changing it in place."
             )
 
-    def release(self) -> None:
-        """Free what the backward needed; shapes stay for ``explain``."""
-        self.__dict__.clear()
-        self.freed = True
+    def run_backward(self, grads: list[Any]) -> tuple[Any, ...]:
+        """Gradients of the inputs, one per ``next_edges`` entry (None where none).
 
-    def run_backward(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Gradients of the inputs, one per ``next_edges`` entry (None where none)."""
+        ``grads`` holds one gradient per output (None for an output none reached).
+        """
         raise NotImplementedError
 
 
@@ -167,15 +163,13 @@ class Op(Node):
     ``backward(self, dY) -> grad | tuple of grads`` (one per forward input, None allowed),
     and declare ``save_inputs`` / ``save_output`` for what the backward reads.
 
-    ``shapes`` documents the symbolic shape of each operand (inputs by their forward
-    parameter names, the output as ``Y``), e.g. ``{"X": "(N,in)", "W": "(out,in)",
-    "Y": "(N,out)"}``; ``cr.explain`` unifies it with the real shapes to print the rules
-    of the backward docstring with numbers in place of symbols.
+    The rule is written once, in the backward docstring (``dX = dY @ W  (N,in) =
+    (N,out)(out,in)``), with ``shapes`` giving each operand's symbolic shape (inputs by
+    their forward parameter names, the output as ``Y``): ``{"X": "(N,in)", "W":
+    "(out,in)", "Y": "(N,out)"}``. The grammar is :mod:`chainrule.autograd.rules`'s.
     """
 
-    save_inputs: ClassVar[tuple[int, ...]] = ()
     save_output: ClassVar[bool] = False
-    single_output = True
     shapes: ClassVar[dict[str, str]] = {}
 
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:  # pragma: no cover
@@ -186,146 +180,58 @@ class Op(Node):
 
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
-        """Run the forward on the inputs' arrays and, if needed, record this node.
+        """Run the forward on the inputs' arrays and, if a gradient is needed, record a node.
 
-        The node's bookkeeping is kept in tuples (edges, flags, shapes): after one pass of
-        Python's cyclic GC, tuples of plain values are no longer tracked, which keeps
-        collections cheap on deep graphs. One, two and three inputs (nearly every op) take
-        unrolled paths: no loops or list appends on the per-op hot path.
+        Inputs are Tensors, ndarrays or numbers; ``kwargs`` go to ``forward`` unchanged.
+        The node's bookkeeping is kept in tuples: after one pass of Python's cyclic GC,
+        tuples of plain values are no longer tracked, which keeps collections cheap.
         """
-        n = len(inputs)
-        if n == 2:
-            x0, x1 = inputs
-            if isinstance(x0, Tensor):
-                a0, r0 = x0.data, x0._requires_grad
+        arrays = []  # what forward computes on: numbers and arrays pass as they are
+        edges = []  # where each input's gradient goes: (its producer or leaf, nr), or None
+        needs = []
+        shapes = []
+        versions = []  # kept with saved inputs: a later in-place change is caught
+        for x in inputs:
+            if isinstance(x, Tensor):
+                a = x.data
+                r = x._requires_grad
+                edges.append((x.grad_fn or x, x._output_nr) if r else None)
+                versions.append(x._version[0])
             else:
-                a0, r0 = x0, False
-            if isinstance(x1, Tensor):
-                a1, r1 = x1.data, x1._requires_grad
-            else:
-                a1, r1 = x1, False
-            node = _new_object(cls)
-            out = node.forward(a0, a1, **kwargs)
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            if _anomaly.enabled:
-                _anomaly.check_forward(node, out)
-            if not ((r0 or r1) and GradMode.enabled):
-                return Tensor._make(out, False, None, 0)
-            node.next_edges = (
-                (x0.grad_fn or x0, x0._output_nr) if r0 else None,
-                (x1.grad_fn or x1, x1._output_nr) if r1 else None,
-            )
-            node.needs_input_grad = (r0, r1)
-            node.input_shapes = (
-                a0.shape if type(a0) is np.ndarray else (),
-                a1.shape if type(a1) is np.ndarray else (),
-            )
-        elif n == 1:
-            (x0,) = inputs
-            if isinstance(x0, Tensor):
-                a0, r0 = x0.data, x0._requires_grad
-            else:
-                a0, r0 = x0, False
-            node = _new_object(cls)
-            out = node.forward(a0, **kwargs)
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            if _anomaly.enabled:
-                _anomaly.check_forward(node, out)
-            if not (r0 and GradMode.enabled):
-                return Tensor._make(out, False, None, 0)
-            node.next_edges = ((x0.grad_fn or x0, x0._output_nr),)
-            node.needs_input_grad = (True,)
-            node.input_shapes = (a0.shape if type(a0) is np.ndarray else (),)
-        elif n == 3:  # linear, bilinear without its 4th input, where, clamp
-            x0, x1, x2 = inputs
-            if isinstance(x0, Tensor):
-                a0, r0 = x0.data, x0._requires_grad
-            else:
-                a0, r0 = x0, False
-            if isinstance(x1, Tensor):
-                a1, r1 = x1.data, x1._requires_grad
-            else:
-                a1, r1 = x1, False
-            if isinstance(x2, Tensor):
-                a2, r2 = x2.data, x2._requires_grad
-            else:
-                a2, r2 = x2, False
-            node = _new_object(cls)
-            out = node.forward(a0, a1, a2, **kwargs)
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            if _anomaly.enabled:
-                _anomaly.check_forward(node, out)
-            if not ((r0 or r1 or r2) and GradMode.enabled):
-                return Tensor._make(out, False, None, 0)
-            node.next_edges = (
-                (x0.grad_fn or x0, x0._output_nr) if r0 else None,
-                (x1.grad_fn or x1, x1._output_nr) if r1 else None,
-                (x2.grad_fn or x2, x2._output_nr) if r2 else None,
-            )
-            node.needs_input_grad = (r0, r1, r2)
-            node.input_shapes = (
-                a0.shape if type(a0) is np.ndarray else (),
-                a1.shape if type(a1) is np.ndarray else (),
-                a2.shape if type(a2) is np.ndarray else (),
-            )
-        else:
-            record = False
-            arrays = []
-            for x in inputs:
-                if isinstance(x, Tensor):
-                    arrays.append(x.data)
-                    if x._requires_grad:
-                        record = True
-                else:
-                    arrays.append(x)
-            node = _new_object(cls)
-            out = node.forward(*arrays, **kwargs)
-            if type(out) is not np.ndarray:
-                out = np.asarray(out)
-            if _anomaly.enabled:
-                _anomaly.check_forward(node, out)
-            if not (record and GradMode.enabled):
-                return Tensor._make(out, False, None, 0)
-            edges = []
-            needs = []
-            shapes = []
-            for x, a in zip(inputs, arrays, strict=True):
-                if isinstance(x, Tensor) and x._requires_grad:
-                    edges.append((x.grad_fn or x, x._output_nr))
-                    needs.append(True)
-                else:
-                    edges.append(None)
-                    needs.append(False)
-                shapes.append(a.shape if type(a) is np.ndarray else ())
-            node.next_edges = tuple(edges)
-            node.needs_input_grad = tuple(needs)
-            node.input_shapes = tuple(shapes)
-        node.out_shapes = (out.shape,)
+                a, r = x, False
+                edges.append(None)
+                versions.append(None)
+            arrays.append(a)
+            needs.append(r)
+            shapes.append(a.shape if type(a) is np.ndarray else ())
+        node = _new_object(cls)
+        out = node.forward(*arrays, **kwargs)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if _anomaly.enabled:
+            _anomaly.check_forward(node, out)
+        result = _new_object(Tensor)  # Tensor._make(out, ...), inlined
+        result.data = out
+        result._version = [0]
+        if not (True in needs and GradMode.enabled):
+            result._requires_grad, result.grad_fn = False, None  # nothing to differentiate
+            return result
+        result._requires_grad, result.grad_fn = True, node
+        node.next_edges, node.needs_input_grad = tuple(edges), tuple(needs)
+        node.input_shapes = tuple(shapes)
+        node.out_shapes, node.out_dtypes = (out.shape,), (out.dtype,)
         node.seq = next(_sequence)
         node.grad_norms = None
-        save = cls.save_inputs
-        if save:
-            node._saved_inputs = inputs
-            versions = []
-            for i in save:
-                x = inputs[i]
-                if isinstance(x, Tensor):
-                    versions.append((i, x._version[0]))
-            node._saved_versions = tuple(versions)
-        result = _new_object(Tensor)  # Tensor._make(out, True, node, 0), inlined
-        result.data = out
-        result._requires_grad = True
-        result.grad_fn = node
-        result._version = [0]
+        if cls.save_inputs:  # kept with their versions: a later in-place change is caught
+            node._saved_inputs, node._saved_versions = inputs, tuple(versions)
         if cls.save_output:
             node._out_data = out
             node._out_version = (result._version, 0)
         return result
 
-    def run_backward(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
+    def run_backward(self, grads: list[Any]) -> tuple[Any, ...]:
+        if grads[0] is None:
+            return ()  # no gradient reached the output: nothing flows through this node
         out = self.backward(grads[0])
         return out if type(out) is tuple else (out,)
 
@@ -362,9 +268,6 @@ class FunctionCtx:
     def mark_non_differentiable(self, *tensors: Any) -> None:
         self._non_diff = {id(t) for t in tensors}
 
-    def mark_dirty(self, *tensors: Any) -> None:
-        self._dirty = tensors
-
     def set_materialize_grads(self, value: bool) -> None:
         self._materialize = bool(value)
 
@@ -385,7 +288,9 @@ class FunctionNode(FunctionCtx, Node):
     def name(self) -> str:
         return type(self).__name__
 
-    def run_backward(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
+    def run_backward(self, grads: list[Any]) -> tuple[Any, ...]:
+        if all(g is None for g in grads):
+            return ()
         materialize = self.__dict__.get("_materialize", True)
         tensor_grads = []
         for g, shape, dtype in zip(grads, self.out_shapes, self.out_dtypes, strict=True):
@@ -473,15 +378,14 @@ class Function(metaclass=_FunctionMeta):
                 # a backward that reads it can itself be differentiated
                 mine = {id(o): w for o, w in zip(outputs, wrapped, strict=True) if w is not o}
                 node._ctx_saved = [(mine.get(id(t), t), v) for t, v in saved]
-            node.next_edges = [
-                ((a, 0) if a.grad_fn is None else (a.grad_fn, a._output_nr))
-                if isinstance(a, Tensor) and a.requires_grad
+            node.next_edges = tuple(
+                (a.grad_fn or a, a._output_nr) if isinstance(a, Tensor) and a.requires_grad
                 else None
                 for a in args
-            ]
-            node.input_shapes = [a.shape if isinstance(a, Tensor) else () for a in args]
+            )
+            node.input_shapes = tuple(a.shape if isinstance(a, Tensor) else () for a in args)
             node.out_shapes = tuple(o.shape if isinstance(o, Tensor) else () for o in outputs)
-            node._out_dtypes = tuple(
+            node.out_dtypes = tuple(
                 o.dtype if isinstance(o, Tensor) else np.dtype("float64") for o in outputs
             )
             node.seq = next(_sequence)
@@ -489,5 +393,6 @@ class Function(metaclass=_FunctionMeta):
         return tuple(wrapped) if isinstance(raw, tuple) else wrapped[0]
 
 
+# the cycle's partners, imported once Op exists (see chainrule/tensor.py's docstring)
 from chainrule.autograd import anomaly as _anomaly  # noqa: E402
 from chainrule.tensor import Tensor  # noqa: E402

@@ -14,6 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd import grad
+from chainrule.random import Generator
+from chainrule.tensor import Tensor
+
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
@@ -26,8 +30,6 @@ def _tuple(x: Any) -> tuple[Any, ...]:
 
 
 def _outputs(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> list[Any]:
-    from chainrule.tensor import Tensor
-
     return [o for o in _tuple(fn(*inputs)) if isinstance(o, Tensor) and o.dtype.kind == "f"]
 
 
@@ -51,8 +53,6 @@ def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], x: Any, eps: flo
 
 def _analytical(outputs: list[Any], diff: list[Any]) -> list[list[np.ndarray]]:
     """jac[i][j]: d(out_j)/d(input_i) as a (input_i.numel, out_j.numel) matrix."""
-    from chainrule.autograd import grad
-
     jac = [[np.zeros((x.data.size, o.data.size)) for o in outputs] for x in diff]
     for j, out in enumerate(outputs):
         if not out.requires_grad:
@@ -81,8 +81,6 @@ def gradcheck(
     Returns True, or raises ``GradcheckError`` naming the input, the element index and
     both values of the worst mismatch (returns False instead if ``raise_exception=False``).
     """
-    from chainrule.tensor import Tensor
-
     inputs = _tuple(inputs)
     positions = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     diff = [inputs[k] for k in positions]
@@ -128,10 +126,6 @@ def gradgradcheck(
     **_ignored: Any,
 ) -> bool:
     """Check second derivatives: ``gradcheck`` of the function ``(inputs, v) -> v^T J``."""
-    from chainrule.autograd import grad
-    from chainrule.random import Generator
-    from chainrule.tensor import Tensor
-
     inputs = _tuple(inputs)
     diff_idx = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     outputs = _outputs(func, inputs)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from chainrule.ops import elementwise as _elementwise
 from chainrule.ops.activation import leaky_relu, log_softmax, one_hot, softmax
+from chainrule.ops.cross_entropy import cross_entropy, nll_loss
 from chainrule.ops.dropout import dropout
 from chainrule.ops.elementwise import sigmoid, tanh
 from chainrule.ops.linalg import bilinear, linear
 from chainrule.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
-    cross_entropy,
     l1_loss,
     mse_loss,
-    nll_loss,
 )
 from chainrule.ops.normalization import batch_norm
 from chainrule.tensor import Tensor

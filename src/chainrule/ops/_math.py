@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import ops as _ops
+from chainrule.tensor import Tensor
+
 
 def _t(x: Any) -> bool:
     return isinstance(x, Tensor)
@@ -42,8 +45,6 @@ def cos(x: Any) -> Any:
     return _ops.cos(x) if _t(x) else np.cos(x)
 
 
-def tanh(x: Any) -> Any:
-    return _ops.tanh(x) if _t(x) else np.tanh(x)
 
 
 def sigmoid(x: Any) -> Any:
@@ -131,13 +132,6 @@ def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
     return _ops.broadcast_to(x, shape) if _t(x) else np.broadcast_to(x, shape)
 
 
-def expand_dims(x: Any, axes: tuple[int, ...]) -> Any:
-    """Insert size-1 axes (sorted, non-negative positions of the result)."""
-    if _t(x):
-        for a in sorted(axes):
-            x = _ops.unsqueeze(x, a)
-        return x
-    return np.expand_dims(x, axes)
 
 
 def swapaxes(x: Any, a: int, b: int) -> Any:
@@ -148,8 +142,6 @@ def transpose(x: Any, axes: tuple[int, ...]) -> Any:
     return _ops.permute(x, axes) if _t(x) else np.transpose(x, axes)
 
 
-def matmul(a: Any, b: Any) -> Any:
-    return _ops.matmul(a, b) if _t(a) or _t(b) else np.matmul(a, b)
 
 
 def einsum(spec: str, *operands: Any) -> Any:
@@ -162,8 +154,6 @@ def zeros_like(x: Any) -> Any:
     return Tensor._make(np.zeros(x.shape, x.dtype)) if _t(x) else np.zeros_like(x)
 
 
-def getitem(x: Any, index: Any) -> Any:
-    return x[index]
 
 
 def index_add(shape: tuple[int, ...], index: Any, g: Any) -> Any:
@@ -173,7 +163,3 @@ def index_add(shape: tuple[int, ...], index: Any, g: Any) -> Any:
     out = np.zeros(shape, g.dtype)
     np.add.at(out, index, g)
     return out
-
-
-from chainrule import ops as _ops  # noqa: E402
-from chainrule.tensor import Tensor  # noqa: E402

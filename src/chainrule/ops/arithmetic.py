@@ -3,8 +3,9 @@
 Binary ops broadcast like NumPy; each gradient is summed back to its input's shape by
 ``unbroadcast`` (the seeds' Repeat/Sum node). Inputs may be Tensors, ndarrays or Python
 numbers on either side. The result dtype follows PyTorch's promotion rules
-(:func:`result_type`): an int tensor with a float tensor gives the float tensor's dtype, a
-zero-dimensional tensor or a Python number never widens a tensor of its own category.
+(:mod:`chainrule.promotion`): an int tensor with a float tensor gives the float tensor's
+dtype, a zero-dimensional tensor or a Python number never widens a tensor of its own
+category.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
 from chainrule.ops._errors import ShapeError
+from chainrule.promotion import result_type
 from chainrule.tensor import Tensor
 
 __all__ = ["add", "sub", "rsub", "mul", "div", "true_divide", "neg", "reciprocal", "pow",
-           "square", "clone", "cast", "result_type", "promote_types"]
+           "square", "clone", "cast"]
 
 
 def _shape_error(op: str, a: Any, b: Any) -> ShapeError:
@@ -44,8 +46,8 @@ class Add(Op):
             raise _shape_error("add", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY, a.shape)  (*a) = (*y)
-        db = sum_to(dY, b.shape)  (*b) = (*y)"""
+        """da = unbroadcast(dY, a.shape)  (*a) = (*y)
+        db = unbroadcast(dY, b.shape)  (*b) = (*y)"""
         sa, sb = self.input_shapes
         return unbroadcast(dY, sa), unbroadcast(dY, sb)
 
@@ -67,8 +69,8 @@ class Sub(Op):
             ) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY, a.shape)  (*a) = (*y)
-        db = -sum_to(dY, b.shape)  (*b) = (*y)"""
+        """da = unbroadcast(dY, a.shape)  (*a) = (*y)
+        db = -unbroadcast(dY, b.shape)  (*b) = (*y)"""
         sa, sb = self.input_shapes
         db = -unbroadcast(dY, sb) if self.needs_input_grad[1] else None
         return unbroadcast(dY, sa), db
@@ -87,8 +89,8 @@ class Mul(Op):
             raise _shape_error("mul", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY * b, a.shape)  (*a) = (*y)(*b)
-        db = sum_to(dY * a, b.shape)  (*b) = (*y)(*a)"""
+        """da = unbroadcast(dY * b, a.shape)  (*a) = (*y)(*b)
+        db = unbroadcast(dY * a, b.shape)  (*b) = (*y)(*a)"""
         sa, sb = self.input_shapes
         need_a, need_b = self.needs_input_grad
         da = unbroadcast(dY * self.input(1), sa) if need_a else None
@@ -110,8 +112,8 @@ class Div(Op):
             raise _shape_error("div", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY / b, a.shape)  (*a) = (*y)(*b)
-        db = sum_to(-dY * a / b**2, b.shape)  (*b) = (*y)(*a)(*b)"""
+        """da = unbroadcast(dY / b, a.shape)  (*a) = (*y)(*b)
+        db = unbroadcast(-dY * a / b**2, b.shape)  (*b) = (*y)(*a)(*b)"""
         sa, sb = self.input_shapes
         b = self.input(1)
         da = db = None
@@ -178,8 +180,8 @@ class Pow(Op):
             raise _shape_error("pow", a, b) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY * b * a**(b-1), a.shape)  (*a) = (*y)(*b)(*a)
-        db = sum_to(dY * y * log(a), b.shape)  (*b) = (*y)(*y)(*a)"""
+        """da = unbroadcast(dY * b * a**(b-1), a.shape)  (*a) = (*y)(*b)(*a)
+        db = unbroadcast(dY * y * log(a), b.shape)  (*b) = (*y)(*y)(*a)"""
         sa, sb = self.input_shapes
         a, b = self.input(0), self.input(1)
         da = db = None
@@ -347,88 +349,7 @@ def _scaled(op: str, input: Any, other: Any, alpha: Any) -> Any:
     return other * alpha
 
 
-# -- type promotion: PyTorch's rules --------------------------------------------------
-
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}  # bool < integer < floating < complex
-
-
-def _category(d: np.dtype) -> int:
-    try:
-        return _CATEGORY[d.kind]
-    except KeyError:
-        raise TypeError(f"unsupported dtype {d} (expected bool, integer or float)") from None
-
-
-def promote_types(type1: Any, type2: Any) -> np.dtype:
-    """The smallest dtype both convert to, as ``torch.promote_types``.
-
-    Across categories (bool < integer < floating < complex) the higher one's dtype wins,
-    so ``int64`` with ``float16`` gives ``float16`` (NumPy would say ``float64``); within
-    a category NumPy's rule applies (``int8`` with ``uint8`` gives ``int16``).
-    """
-    a, b = dtypes.as_dtype(type1), dtypes.as_dtype(type2)
-    if a == b:
-        return a
-    ca, cb = _category(a), _category(b)
-    if ca != cb and {ca, cb} != {2, 3}:
-        return a if ca > cb else b
-    return np.promote_types(a, b)
-
-
-def _scalar_dtype(x: Any) -> np.dtype:
-    """The dtype PyTorch gives a Python number: bool, int64, or the default (complex) dtype."""
-    if isinstance(x, bool | np.bool_):
-        return np.dtype(np.bool_)
-    if isinstance(x, int | np.integer):
-        return np.dtype(np.int64)
-    if isinstance(x, float | np.floating):
-        return dtypes.get_default_dtype()
-    if isinstance(x, complex | np.complexfloating):
-        return np.promote_types(dtypes.get_default_dtype(), np.complex64)
-    raise TypeError(f"expected a Tensor, an ndarray or a number, got {type(x).__name__}")
-
-
-def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
-    """Merge a stronger group's dtype with a weaker group's: the weaker one only counts
-    if its category is higher (then it is promoted with the stronger one)."""
-    if higher is None:
-        return lower
-    if lower is None or _category(higher) >= _category(lower):
-        return higher
-    if _category(lower) == 3 and _category(higher) == 2:  # keep the float's precision
-        return np.promote_types(higher, np.complex64)
-    return promote_types(higher, lower)
-
-
-def result_type(*operands: Any) -> np.dtype:
-    """The dtype of an operation on ``operands``, as ``torch.result_type``.
-
-    Tensors (and ndarrays) with dimensions weigh most, then zero-dimensional ones, then
-    Python numbers; a weaker group changes the result only through a higher category.
-    So ``int64 tensor + float32 tensor`` is float32, ``float32 tensor + 0-d float64
-    tensor`` is float32, and ``int64 tensor + 2.5`` has the default dtype.
-
-    Example:
-        >>> cr.result_type(cr.tensor([1, 2]), 1.0)
-        dtype('float32')
-    """
-    dim = zero = wrapped = None
-    for x in operands:
-        if isinstance(x, Tensor):
-            x = x.data
-        if isinstance(x, np.ndarray):
-            d = x.dtype
-            if x.ndim:
-                dim = d if dim is None else promote_types(dim, d)
-            else:
-                zero = d if zero is None else promote_types(zero, d)
-        elif x is not None:
-            d = _scalar_dtype(x)
-            wrapped = d if wrapped is None else promote_types(wrapped, d)
-    result = _combine(dim, _combine(zero, wrapped))
-    if result is None:
-        raise TypeError("result_type: expected at least one operand")
-    return result
+# -- operands in the result dtype (the rules are in chainrule.promotion) --------------
 
 
 def _operands(op: str, a: Any, b: Any) -> tuple[Any, Any]:

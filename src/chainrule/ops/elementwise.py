@@ -19,7 +19,8 @@ from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
 from chainrule.ops._errors import ShapeError
-from chainrule.ops.arithmetic import _coerce, _operands, _to_dtype, result_type
+from chainrule.ops.arithmetic import _coerce, _operands, _to_dtype
+from chainrule.promotion import result_type
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -170,7 +171,7 @@ class LocalScale(Op):
         return _scale(g, factor)
 
     def backward(self, dY: Any) -> tuple[Any, ...]:
-        """dg = sum_to(dY * c, g.shape)  (*g) = (*y)(*y)
+        """dg = unbroadcast(dY * c, g.shape)  (*g) = (*y)(*y)
         dx = zeros_like(x)  (*x)"""
         need = self.needs_input_grad
         dg = unbroadcast(_scale(dY, self.factor), self.input_shapes[0]) if need[0] else None
@@ -299,8 +300,8 @@ class ClampTensor(Op):
 
     def backward(self, dY: Any) -> tuple[Any, Any, Any]:
         """dx = dY * (min <= x <= max)  (*x) = (*y)
-        dmin = sum_to(dY * (x < min < max), min.shape)  (*lo) = (*y)
-        dmax = sum_to(dY * ((x > max) | (max < min)), max.shape)  (*hi) = (*y)"""
+        dmin = unbroadcast(dY * (x < min < max), min.shape)  (*lo) = (*y)
+        dmax = unbroadcast(dY * ((x > max) | (max < min)), max.shape)  (*hi) = (*y)"""
         x, lo, hi = (_math.data(self.input(i)) for i in range(3))
         need_x, need_lo, need_hi = self.needs_input_grad
         sx, slo, shi = self.input_shapes
@@ -335,8 +336,8 @@ class Maximum(Op):
             ) from None
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY * ([a > b] + [a == b] / 2), a.shape)  (*a) = (*y)
-        db = sum_to(dY * ([b > a] + [a == b] / 2), b.shape)  (*b) = (*y)"""
+        """da = unbroadcast(dY * ([a > b] + [a == b] / 2), a.shape)  (*a) = (*y)
+        db = unbroadcast(dY * ([b > a] + [a == b] / 2), b.shape)  (*b) = (*y)"""
         a, b = _math.data(self.input(0)), _math.data(self.input(1))
         tie = a == b
         half = dY * 0.5 if tie.any() else None
@@ -358,8 +359,8 @@ class Minimum(Maximum):
     _ufunc = np.minimum
 
     def backward(self, dY: Any) -> tuple[Any, Any]:
-        """da = sum_to(dY * ([a < b] + [a == b] / 2), a.shape)  (*a) = (*y)
-        db = sum_to(dY * ([b < a] + [a == b] / 2), b.shape)  (*b) = (*y)"""
+        """da = unbroadcast(dY * ([a < b] + [a == b] / 2), a.shape)  (*a) = (*y)
+        db = unbroadcast(dY * ([b < a] + [a == b] / 2), b.shape)  (*b) = (*y)"""
         return super().backward(dY)
 
 
@@ -379,8 +380,8 @@ class Where(Op):
             ) from None
 
     def backward(self, dY: Any) -> tuple[None, Any, Any]:
-        """dinput = sum_to(dY * condition, input.shape)  (*a) = (*y)(*c)
-        dother = sum_to(dY * ~condition, other.shape)  (*b) = (*y)(*c)"""
+        """dinput = unbroadcast(dY * condition, input.shape)  (*a) = (*y)(*c)
+        dother = unbroadcast(dY * ~condition, other.shape)  (*b) = (*y)(*c)"""
         _, sa, sb = self.input_shapes
         da = db = None
         if self.needs_input_grad[1]:

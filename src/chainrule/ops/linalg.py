@@ -396,9 +396,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
         y = F.linear(x, w, b)  # (N, 3) x (4, 3)^T + (4,) -> (N, 4)
     """
+    if not isinstance(input, Tensor):
+        input = _operand(input)
+    if not isinstance(weight, Tensor):
+        weight = _operand(weight)
     if bias is None:
-        return Linear.apply(_operand(input), _operand(weight))
-    return Linear.apply(_operand(input), _operand(weight), _operand(bias))
+        return Linear.apply(input, weight)
+    return Linear.apply(input, weight, bias if isinstance(bias, Tensor) else _operand(bias))
 
 
 class Bilinear(Op):

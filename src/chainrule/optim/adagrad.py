@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,34 +77,33 @@ class Adagrad(Optimizer):
         state["sum"] = Tensor._make(np.full(p.data.shape, init, p.data.dtype))
         return state
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adagrad step; returns ``closure()``'s loss if a closure is given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            lr_decay = float(group["lr_decay"])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            maximize = bool(group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:  # e.g. a state dict without this parameter was loaded
-                    state = self._init_state(p, group)
-                step_t = state["step"].data
-                step_t += 1
-                clr = lr / (1 + (step_t.item() - 1) * lr_decay)
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            float(group["lr"]),
+            float(group["lr_decay"]),
+            float(group["eps"]),
+            float(group["weight_decay"]),
+            bool(group["maximize"]),
+            group,
+        )
 
-                a = p.data
-                s0, s1 = self._scratch(a, 0), self._scratch(a, 1)
-                d = self._grad_for_update(a, p.grad.data, weight_decay, maximize, s0)
-                acc = state["sum"].data  # s <- s + d * d
-                np.add(acc, np.multiply(d, d, out=s1), out=acc)
-                std = np.sqrt(acc, out=s1)  # sqrt(s) + eps
-                np.add(std, eps, out=std)
-                update = np.multiply(d, -clr, out=s0)  # (-clr * d) / std
-                np.divide(update, std, out=update)
-                np.add(a, update, out=a)
-                p._version[0] += 1
-        return loss
+    def _update(self, p: Tensor, lr: float, lr_decay: float, eps: float, weight_decay: float,
+                maximize: bool, group: dict[str, Any]) -> None:
+        """One Adagrad update of parameter ``p``, in place on its array and state buffers."""
+        state = self.state[p]
+        if len(state) == 0:  # e.g. a state dict without this parameter was loaded
+            state = self._init_state(p, group)
+        step_t = state["step"].data
+        step_t += 1
+        clr = lr / (1 + (step_t.item() - 1) * lr_decay)
+
+        a = p.data
+        s0, s1 = self._scratch(a, 0), self._scratch(a, 1)
+        d = self._grad_for_update(a, p.grad.data, weight_decay, maximize, s0)
+        acc = state["sum"].data  # s <- s + d * d
+        np.add(acc, np.multiply(d, d, out=s1), out=acc)
+        std = np.sqrt(acc, out=s1)  # sqrt(s) + eps
+        np.add(std, eps, out=std)
+        update = np.multiply(d, -clr, out=s0)  # (-clr * d) / std
+        np.divide(update, std, out=update)
+        np.add(a, update, out=a)

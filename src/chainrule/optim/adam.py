@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,25 +74,18 @@ class Adam(Optimizer):
         _check_option(name, "beta parameter at index 1", betas[1], high=1.0)
         _check_option(name, "weight_decay value", group["weight_decay"])
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adam step; returns ``closure()``'s loss if a closure is given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            beta1, beta2 = (float(b) for b in group["betas"])
-            hyper = (
-                float(group["lr"]),
-                beta1,
-                beta2,
-                float(group["eps"]),
-                float(group["weight_decay"]),
-                bool(group["amsgrad"]),
-                bool(group["maximize"]),
-                bool(group["decoupled_weight_decay"]),
-            )
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, *hyper)
-        return loss
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        beta1, beta2 = (float(b) for b in group["betas"])
+        return (
+            float(group["lr"]),
+            beta1,
+            beta2,
+            float(group["eps"]),
+            float(group["weight_decay"]),
+            bool(group["amsgrad"]),
+            bool(group["maximize"]),
+            bool(group["decoupled_weight_decay"]),
+        )
 
     def _update(
         self,
@@ -151,7 +143,6 @@ class Adam(Optimizer):
         update = np.multiply(m, neg_step_size, out=s0)  # (-step_size * m) / denom
         np.divide(update, denom, out=update)
         np.add(a, update, out=a)
-        p._version[0] += 1
 
     def _factors(self, dtype: Any, lr: float, beta1: float, beta2: float, eps: float,
                  weight_decay: float, step: float) -> tuple[np.ndarray, ...]:

@@ -196,14 +196,34 @@ class Optimizer:
                 else:  # e.g. a read-only broadcast view handed out by backward
                     p.grad = Tensor._make(np.zeros(p.data.shape, p.data.dtype))
 
+    @_counts_steps
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step (update every parameter that has a gradient).
+
+        The loop over groups and parameters is written once, here. A subclass gives
+        ``_options(group)``, the group's options read once per step (a tuple), and
+        ``_update(p, *options)``, one parameter's update in place on its array and state.
 
         Args:
             closure: optional callable that re-evaluates the model and returns the loss
                 (run with gradient recording on); its result is returned.
         """
-        raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
+        loss = self._run_closure(closure)
+        for group in self.param_groups:
+            options = self._options(group)
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, *options)
+                    p._version[0] += 1  # changed in place: a graph that saved p sees it
+        return loss
+
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        """The group's options as ``_update`` takes them (read once per step)."""
+        raise NotImplementedError(f"{type(self).__name__}._options is not implemented")
+
+    def _update(self, p: Tensor, *options: Any) -> None:
+        """Update parameter ``p`` (its gradient is ``p.grad``) in place."""
+        raise NotImplementedError(f"{type(self).__name__}._update is not implemented")
 
     @staticmethod
     def _run_closure(closure: Callable[[], Any] | None) -> Any:

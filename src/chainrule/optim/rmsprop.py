@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,23 +74,16 @@ class RMSprop(Optimizer):
         _check_option("RMSprop", "weight_decay value", group["weight_decay"])
         _check_option("RMSprop", "alpha value", group["alpha"])
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one RMSprop step; returns ``closure()``'s loss if a closure is given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            hyper = (
-                float(group["lr"]),
-                float(group["alpha"]),
-                float(group["eps"]),
-                float(group["weight_decay"]),
-                float(group["momentum"]),
-                bool(group["centered"]),
-                bool(group["maximize"]),
-            )
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, *hyper)
-        return loss
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            float(group["lr"]),
+            float(group["alpha"]),
+            float(group["eps"]),
+            float(group["weight_decay"]),
+            float(group["momentum"]),
+            bool(group["centered"]),
+            bool(group["maximize"]),
+        )
 
     def _update(
         self,
@@ -143,4 +135,3 @@ class RMSprop(Optimizer):
             update = np.multiply(d, -lr, out=s0)  # (-lr * d) / avg
             np.divide(update, avg, out=update)
         np.add(a, update, out=a)
-        p._version[0] += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,6 +10,9 @@ from chainrule.optim.optimizer import Optimizer, ParamsT, _check_option
 from chainrule.tensor import Tensor
 
 __all__ = ["SGD"]
+
+#: elements per block of the update of a large parameter (256 KiB of float32)
+_BLOCK = 65536
 
 
 class SGD(Optimizer):
@@ -74,38 +76,43 @@ class SGD(Optimizer):
                 f"momentum={group['momentum']}, dampening={group['dampening']}"
             )
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one SGD step; returns ``closure()``'s loss if a closure is given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            momentum = float(group["momentum"])
-            dampening = float(group["dampening"])
-            weight_decay = float(group["weight_decay"])
-            nesterov = bool(group["nesterov"])
-            maximize = bool(group["maximize"])
-            # The factors as 0-d arrays of the parameter's dtype: the same products as with
-            # Python floats (NumPy casts those to the array's dtype), without converting
-            # them in every ufunc call (half the time on small arrays).
-            factors: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                a = p.data
-                f = factors.get(a.dtype)
-                if f is None:
-                    f = factors[a.dtype] = (np.asarray(momentum, a.dtype),
-                                            np.asarray(-lr, a.dtype))
-                d = p.grad.data
-                if weight_decay != 0 or maximize:
-                    d = self._grad_for_update(a, d, weight_decay, maximize, self._scratch(a, 0))
-                if momentum != 0:
-                    d = self._momentum(p, d, f[0], dampening, nesterov)
-                # small arrays: a temporary is cheaper than fetching the scratch buffer
-                out = self._scratch(a, 0) if a.size > 65536 else None
-                np.add(a, np.multiply(d, f[1], out=out), out=a)  # p + (-lr) * d
-                p._version[0] += 1
-        return loss
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        # the factors as 0-d arrays of each parameter dtype, made on first use: the same
+        # products as with Python floats (NumPy casts those to the array's dtype), without
+        # converting them in every ufunc call (half the time on small arrays)
+        factors: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+        return (
+            float(group["lr"]),
+            float(group["momentum"]),
+            float(group["dampening"]),
+            float(group["weight_decay"]),
+            bool(group["nesterov"]),
+            bool(group["maximize"]),
+            factors,
+        )
+
+    def _update(self, p: Tensor, lr: float, momentum: float, dampening: float,
+                weight_decay: float, nesterov: bool, maximize: bool,
+                factors: dict[Any, tuple[np.ndarray, np.ndarray]]) -> None:
+        """One SGD update of parameter ``p``, in place on its array and momentum buffer."""
+        a = p.data
+        f = factors.get(a.dtype)
+        if f is None:
+            f = factors[a.dtype] = (np.asarray(momentum, a.dtype), np.asarray(-lr, a.dtype))
+        d = p.grad.data
+        if weight_decay != 0 or maximize:
+            d = self._grad_for_update(a, d, weight_decay, maximize, self._scratch(a, 0))
+        if momentum != 0:
+            d = self._momentum(p, d, f[0], dampening, nesterov)
+        if a.size <= _BLOCK or not (a.flags.c_contiguous and d.flags.c_contiguous):
+            np.add(a, np.multiply(d, f[1]), out=a)  # p + (-lr) * d
+        else:  # the same, block by block: the temporary stays small (no parameter-sized one)
+            flat_a, flat_d = a.reshape(-1), d.reshape(-1)
+            tmp = self._scratch(flat_a[:_BLOCK], 2)
+            for k in range(0, a.size, _BLOCK):
+                part = flat_a[k:k + _BLOCK]
+                t = np.multiply(flat_d[k:k + _BLOCK], f[1], out=tmp[:part.size])
+                np.add(part, t, out=part)
 
     def _momentum(
         self, p: Tensor, d: np.ndarray, momentum: Any, dampening: float, nesterov: bool
