@@ -11,6 +11,7 @@ from chainrule import autograd, datasets, nn, optim, utils, viz  # noqa: I001
 from chainrule import onnx
 from chainrule import distributions  # noqa: I001
 from chainrule import transforms
+from chainrule import distributed
 from chainrule.autograd import (
     enable_grad,
     is_grad_enabled,

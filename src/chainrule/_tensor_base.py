@@ -55,6 +55,7 @@ class TensorBase:
     _output_nr = 0
     _retains_grad = False
     _hooks: list[Any] | None = None  # a leaf's gradient hooks (Tensor.register_hook)
+    _post_acc_hooks: list[Any] | None = None  # register_post_accumulate_grad_hook
 
     __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
 
@@ -262,6 +263,31 @@ class TensorBase:
             hooks, entry = fn.hooks, (self._output_nr, hook)
         hooks.append(entry)
         return RemovableHandle(hooks, entry)
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> RemovableHandle:
+        """Call ``hook(tensor)`` once this leaf's ``.grad`` is final in a backward, as PyTorch.
+
+        Runs during the backward, right after the engine has accumulated the leaf's last
+        gradient into ``.grad`` (``DistributedDataParallel`` starts its gradient exchange
+        so); ``autograd.grad`` does not run it. Returns a handle whose ``remove()``
+        unregisters the hook.
+        """
+        from chainrule.autograd import backward_hooks  # at call time: it imports the engine's Node
+
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook "
+                               "on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad "
+                               "hooks cannot be registered on non-leaf tensors")
+        if not callable(hook):
+            raise TypeError("register_post_accumulate_grad_hook: expected a callable, got "
+                            f"{type(hook).__name__}")
+        if self._post_acc_hooks is None:
+            self._post_acc_hooks = []
+        self._post_acc_hooks.append(hook)
+        backward_hooks.active = True
+        return RemovableHandle(self._post_acc_hooks, hook)
 
 
     def cpu(self) -> Tensor:

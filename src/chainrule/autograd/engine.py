@@ -1,4 +1,4 @@
-"""The backward engine: an iterative walk of the graph (no recursion), in four phases.
+"""The backward engine: an iterative walk of the graph (no recursion), in five phases.
 
 ``run_backward`` is one loop over named phases:
 
@@ -16,8 +16,13 @@
    edge: added into the buffer of the node that made that input (the seeds' Branch:
    gradients that reach a tensor from several consumers are summed), or to a leaf. After
    a node has run, its saved buffers are released unless ``retain_graph=True``.
-4. **finish leaves and captures**: leaves receive ``.grad``; ``autograd.grad`` gets the
-   gradients of its inputs instead.
+4. **finish leaves and captures**: each leaf's hooks run, its ``.grad`` accumulates, then
+   its post-accumulate-grad hooks run (PyTorch's order); ``autograd.grad`` gets the
+   gradients of its inputs instead. A leaf with post-accumulate-grad hooks is finished
+   inside the loop, as soon as its last consumer has run (``DistributedDataParallel``
+   exchanges its gradient while the rest of the backward runs); the others at the end.
+5. **run queued callbacks**: what hooks queued with ``backward_hooks.queue_callback``
+   runs once every ``.grad`` is written, before ``run_backward`` returns.
 
 Time and memory are linear in the number of nodes, so a chain of 100,000 ops is fine.
 """
@@ -31,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import anomaly
+from chainrule.autograd import anomaly, backward_hooks
 from chainrule.autograd.function import Node, _norm
 from chainrule.autograd.grad_mode import GradMode
 from chainrule.tensor import Tensor
@@ -52,10 +57,13 @@ class _Pass:
     the queue, a heap of ``(-seq, node)``. ``leaves``: per leaf (by id), ``[tensor,
     summed gradient]``. ``owned``: ids of sums the engine allocated itself, the only
     arrays it may add into in place. ``capture``: for ``autograd.grad``, the position of
-    each requested tensor (leaves by id, non-leaves by ``(node, output_nr)``).
+    each requested tensor (leaves by id, non-leaves by ``(node, output_nr)``). ``hooked``:
+    ``(seq of its oldest consumer, leaf)`` for the leaves with post-accumulate-grad hooks
+    not finished yet, the next to finish last. ``callbacks``: ``queue_callback``'s queue.
     """
 
-    __slots__ = ("buffers", "ready", "leaves", "owned", "capture", "captured", "create_graph")
+    __slots__ = ("buffers", "ready", "leaves", "owned", "capture", "captured", "create_graph",
+                 "hooked", "callbacks")
 
     def __init__(self, create_graph: bool, inputs: Sequence[Any] | None) -> None:
         self.buffers: dict[Node, list[Any]] = {}
@@ -65,6 +73,8 @@ class _Pass:
         self.create_graph = create_graph
         self.capture: dict[Any, int] = {}
         self.captured: list[Any] = [None] * len(inputs or ())
+        self.hooked: list[tuple[int, Any]] = []
+        self.callbacks: list[Any] = []
         for k, t in enumerate(inputs or ()):
             if not t.requires_grad:
                 raise RuntimeError(
@@ -88,11 +98,14 @@ def run_backward(
     (``autograd.grad``). Gradients are ndarrays, or Tensors when ``create_graph``.
     """
     run = _Pass(create_graph, inputs)
-    buffers = run.buffers
     _seed(run, roots, grad_roots)
+    if backward_hooks.active and inputs is None:  # when is each hooked leaf's .grad final?
+        run.hooked = backward_hooks.hooked_leaves(roots)
+    buffers, hooked = run.buffers, run.hooked
     prev_mode, prev_backward = GradMode.enabled, anomaly.in_backward
-    GradMode.enabled = create_graph  # a rule records a graph only under create_graph
+    GradMode.enabled = create_graph  # a rule or hook records a graph only under create_graph
     anomaly.in_backward = True  # ops run by a rule are checked as that node's output
+    backward_hooks.running.append(run.callbacks)  # where queue_callback adds
     try:
         for node in _visit(run.ready):
             grads = buffers.pop(node)
@@ -100,13 +113,19 @@ def run_backward(
                 node.keep_saved = True
             in_grads = _run_node(run, node, grads)
             _deliver(run, node, in_grads)
+            if hooked and hooked[-1][0] >= node.seq:  # node was a hooked leaf's last consumer
+                grads = in_grads = None  # delivered: the leaf may adopt its array
+                _finish_hooked(run, node.seq)
             if not retain_graph:  # release what the rule needed; shapes stay for explain
                 node.__dict__.clear()
                 node.freed = True
         grads = in_grads = None  # the last gradients: a leaf may adopt its array (_accumulate)
+        result = _finish(run, inputs is not None, allow_unused)
+        _run_callbacks(run.callbacks)
     finally:
         GradMode.enabled, anomaly.in_backward = prev_mode, prev_backward
-    return _finish(run, inputs is not None, allow_unused)
+        backward_hooks.running.pop()
+    return result
 
 
 def backward_order(root: Node) -> list[Node]:
@@ -324,15 +343,19 @@ def _sum(old: Any, g: Any, owned: set[int]) -> Any:
 
 
 def _finish(run: _Pass, capturing: bool, allow_unused: bool) -> list[Any] | None:
-    """Leaves: their hooks run, then ``.grad`` accumulates (``backward``) or the gradients
-    of the requested inputs are returned (``autograd.grad``)."""
+    """Leaves: their hooks run, then ``.grad`` accumulates and the post-accumulate-grad
+    hooks run (``backward``), or the gradients of the requested inputs are returned
+    (``autograd.grad``)."""
     for entry in run.leaves.values():
         t = entry[0]
         if t._hooks:
             entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, run.create_graph)
     if not capturing:
         for entry in run.leaves.values():
+            t = entry[0]
             _accumulate(entry, run.create_graph)
+            if t._post_acc_hooks:  # a leaf root: no consumer finished it in the loop
+                _run_post_accumulate_hooks(t)
         return None
     for key, entry in run.leaves.items():
         k = run.capture.get(key)
@@ -365,6 +388,26 @@ def _accumulate(entry: list[Any], create_graph: bool) -> None:
             or sys.getrefcount(g) > 2):
         g = g.copy()
     t.grad = Tensor._make(g)
+
+
+def _finish_hooked(run: _Pass, seq: int) -> None:
+    """Finish now the hooked leaves whose consumers have all run (the oldest has ``seq``)
+    as ``_finish`` does at the end: hooks, ``.grad``, post-accumulate-grad hooks."""
+    hooked = run.hooked
+    while hooked and hooked[-1][0] >= seq:
+        t = hooked.pop()[1]
+        entry = run.leaves.pop(id(t), None)
+        if entry is None:
+            continue  # every path to it carried no gradient: nothing to announce
+        if t._hooks:
+            entry[1] = _run_hooks(t._hooks, entry[1], t.shape, t.dtype, run.create_graph)
+        _accumulate(entry, run.create_graph)
+        _run_post_accumulate_hooks(t)
+
+
+def _run_post_accumulate_hooks(t: Any) -> None:
+    for hook in list(t._post_acc_hooks):
+        hook(t)
 
 
 def accumulate_grad(t: Any, g: Any, create_graph: bool) -> None:
@@ -404,3 +447,13 @@ def _run_hooks(hooks: list[Any], g: Any, shape: tuple[int, ...], dtype: Any,
             # a copy: the engine may add into this array in place
             g = data.copy() if data is np.asarray(g) or isinstance(new, Tensor) else data
     return g
+
+
+# -- 5. run queued callbacks -------------------------------------------------------------
+
+
+def _run_callbacks(callbacks: list[Any]) -> None:
+    """Each callback once, in order; one queued by a callback runs too (the iteration
+    sees what is appended)."""
+    for fn in callbacks:
+        fn()

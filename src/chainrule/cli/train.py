@@ -346,6 +346,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "(default: 0, only the latest)")
     run_group.add_argument("--no-progress", action="store_true",
                            help="no progress bar (there is none when stderr is not a terminal)")
+    from chainrule.cli import launch
+
+    launch.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -372,6 +375,10 @@ def run(args: argparse.Namespace) -> int:
     out = args.out
     if out is None:
         out = os.path.dirname(resume[0]) if resume else os.path.join("runs", config.dataset)
+    from chainrule.cli import launch
+
+    if launch.wants_distributed(args):  # --nproc N: N processes through mpiexec
+        return launch.run(args, config, out, resume, _CONFIG_OPTIONS)
     train(
         config, out, resume=resume, show_progress=not args.no_progress,
         download=args.download, save_every=args.save_every,

@@ -1,0 +1,5 @@
+"""``cr.nn.parallel``: ``DistributedDataParallel`` (data-parallel training over MPI)."""
+
+from chainrule.nn.parallel.distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
