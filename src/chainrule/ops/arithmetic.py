@@ -17,6 +17,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule.autograd.function import Op
+from chainrule.autograd.grad_mode import GradMode
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
 from chainrule.ops._errors import ShapeError
@@ -244,18 +245,38 @@ class Clone(Op):
 # -- functional wrappers ------------------------------------------------------------
 
 
-def add(input: Any, other: Any, alpha: Any = 1) -> Tensor:
+def into(op: str, out: Tensor | None, result: Tensor) -> Tensor:
+    """PyTorch's ``out=``: ``result`` written into ``out`` (resized to its shape), or
+    ``result`` itself when ``out`` is None. Not differentiable, as in PyTorch."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if GradMode.enabled and (result.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if not np.can_cast(result.data.dtype, out.data.dtype, casting="same_kind"):
+        raise RuntimeError(f"{op}(): result type {result.data.dtype} can't be cast to the "
+                           f"desired output type {out.data.dtype}")
+    if out.data.shape != result.data.shape:
+        out.data = np.empty(result.data.shape, out.data.dtype)
+    np.copyto(out.data, result.data, casting="same_kind")
+    out._version[0] += 1
+    return out
+
+
+def add(input: Any, other: Any, alpha: Any = 1, *, out: Tensor | None = None) -> Tensor:
     """``input + alpha * other`` with broadcasting."""
     if alpha != 1:
         other = _scaled("add", input, other, alpha)
-    return Add.apply(*_operands("add", input, other))
+    return into("add", out, Add.apply(*_operands("add", input, other)))
 
 
-def sub(input: Any, other: Any, alpha: Any = 1) -> Tensor:
+def sub(input: Any, other: Any, alpha: Any = 1, *, out: Tensor | None = None) -> Tensor:
     """``input - alpha * other`` with broadcasting."""
     if alpha != 1:
         other = _scaled("sub", input, other, alpha)
-    return Sub.apply(*_operands("sub", input, other))
+    return into("sub", out, Sub.apply(*_operands("sub", input, other)))
 
 
 def rsub(input: Any, other: Any, alpha: Any = 1) -> Tensor:
@@ -263,9 +284,9 @@ def rsub(input: Any, other: Any, alpha: Any = 1) -> Tensor:
     return sub(other, input, alpha)
 
 
-def mul(input: Any, other: Any) -> Tensor:
+def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     """Elementwise product with broadcasting."""
-    return Mul.apply(*_operands("mul", input, other))
+    return into("mul", out, Mul.apply(*_operands("mul", input, other)))
 
 
 def div(input: Any, other: Any, rounding_mode: str | None = None) -> Tensor:

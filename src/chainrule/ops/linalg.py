@@ -18,6 +18,7 @@ from chainrule.autograd.function import Op
 from chainrule.ops import _math
 from chainrule.ops._broadcast import unbroadcast
 from chainrule.ops._errors import ShapeError
+from chainrule.ops.arithmetic import into
 from chainrule.tensor import Tensor
 
 __all__ = ["matmul", "mm", "bmm", "outer", "dot", "einsum", "linear", "bilinear"]
@@ -107,13 +108,13 @@ class MatMul(Op):
         return dA, dB
 
 
-def matmul(input: Any, other: Any) -> Tensor:
+def matmul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are promoted (and the added
     dimension removed again), batch dimensions broadcast.
 
     Shape: ``(*, N, K) @ (*, K, M) -> (*, N, M)``; ``(K,) @ (K,) -> ()``.
     """
-    return MatMul.apply(_operand(input), _operand(other))
+    return into("matmul", out, MatMul.apply(_operand(input), _operand(other)))
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
