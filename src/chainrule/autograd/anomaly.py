@@ -27,7 +27,9 @@ class _AnomalyState(threading.local):
     in_backward: bool = False
 
 
-_state = _AnomalyState()
+#: the calling thread's flags; the per-op checks read ``AnomalyMode.enabled`` directly
+#: (an attribute of a thread-local object, like ``GradMode.enabled``: no call per op)
+AnomalyMode = _AnomalyState()
 
 
 class _AnomalyModule(types.ModuleType):
@@ -35,26 +37,26 @@ class _AnomalyModule(types.ModuleType):
 
     @property
     def enabled(self) -> bool:
-        return _state.enabled
+        return AnomalyMode.enabled
 
     @enabled.setter
     def enabled(self, value: bool) -> None:
-        _state.enabled = value
+        AnomalyMode.enabled = value
 
     @property
     def in_backward(self) -> bool:
-        return _state.in_backward
+        return AnomalyMode.in_backward
 
     @in_backward.setter
     def in_backward(self, value: bool) -> None:
-        _state.in_backward = value
+        AnomalyMode.in_backward = value
 
 
 sys.modules[__name__].__class__ = _AnomalyModule
 
 
 def is_anomaly_enabled() -> bool:
-    return _state.enabled
+    return AnomalyMode.enabled
 
 
 def _array(a: Any) -> Any:
@@ -72,7 +74,7 @@ def _bad(a: Any) -> bool:
 
 def check_forward(node: Any, out: np.ndarray) -> None:
     """Called by every op's forward while anomaly mode is on."""
-    if not _state.in_backward and _bad(out):
+    if not AnomalyMode.in_backward and _bad(out):
         kind = "NaN" if np.isnan(out).any() else "inf"
         raise RuntimeError(
             f"detect_anomaly: the forward of {type(node).__name__} produced {kind} "
@@ -102,19 +104,19 @@ class detect_anomaly:
         self.check_nan = check_nan
 
     def __enter__(self) -> None:
-        self._prev = _state.enabled
-        _state.enabled = self.check_nan
+        self._prev = AnomalyMode.enabled
+        AnomalyMode.enabled = self.check_nan
 
     def __exit__(self, *exc: object) -> None:
-        _state.enabled = self._prev
+        AnomalyMode.enabled = self._prev
 
 
 class set_detect_anomaly(detect_anomaly):
     """``set_detect_anomaly(mode)``: like ``detect_anomaly`` but switches at once too."""
 
     def __init__(self, mode: bool) -> None:
-        self._prev = _state.enabled
-        _state.enabled = bool(mode)
+        self._prev = AnomalyMode.enabled
+        AnomalyMode.enabled = bool(mode)
 
     def __enter__(self) -> None:
         pass

@@ -191,7 +191,7 @@ def _run_node(run: _Pass, node: Node, grads: list[Any]) -> tuple[Any, ...]:
     if run.create_graph:
         return _run_recorded(node, grads)
     in_grads = node.run_backward(grads)
-    if anomaly.enabled:
+    if anomaly.AnomalyMode.enabled:
         anomaly.check_backward(node, in_grads)
     return in_grads
 
@@ -238,7 +238,7 @@ def _run_recorded(node: Node, grads: list[Any]) -> tuple[Any, ...]:
         in_grads = node.run_backward(grads)
     finally:
         node.create_graph = False
-    if anomaly.enabled:
+    if anomaly.AnomalyMode.enabled:
         anomaly.check_backward(node, in_grads)
     return in_grads
 

@@ -209,7 +209,7 @@ class Op(Node):
         out = node.forward(*arrays, **kwargs)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if _anomaly.enabled:
+        if _anomaly.AnomalyMode.enabled:
             _anomaly.check_forward(node, out)
         result = _new_object(Tensor)  # Tensor._make(out, ...), inlined
         result.data = out

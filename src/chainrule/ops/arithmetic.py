@@ -246,10 +246,8 @@ class Clone(Op):
 
 
 def into(op: str, out: Tensor | None, result: Tensor) -> Tensor:
-    """PyTorch's ``out=``: ``result`` written into ``out`` (resized to its shape), or
-    ``result`` itself when ``out`` is None. Not differentiable, as in PyTorch."""
-    if out is None:
-        return result
+    """PyTorch's ``out=``: ``result`` written into ``out`` (resized to its shape) and
+    ``out`` returned. Not differentiable, as in PyTorch."""
     if not isinstance(out, Tensor):
         raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if GradMode.enabled and (result.requires_grad or out.requires_grad):
@@ -269,14 +267,16 @@ def add(input: Any, other: Any, alpha: Any = 1, *, out: Tensor | None = None) ->
     """``input + alpha * other`` with broadcasting."""
     if alpha != 1:
         other = _scaled("add", input, other, alpha)
-    return into("add", out, Add.apply(*_operands("add", input, other)))
+    result = Add.apply(*_operands("add", input, other))
+    return result if out is None else into("add", out, result)
 
 
 def sub(input: Any, other: Any, alpha: Any = 1, *, out: Tensor | None = None) -> Tensor:
     """``input - alpha * other`` with broadcasting."""
     if alpha != 1:
         other = _scaled("sub", input, other, alpha)
-    return into("sub", out, Sub.apply(*_operands("sub", input, other)))
+    result = Sub.apply(*_operands("sub", input, other))
+    return result if out is None else into("sub", out, result)
 
 
 def rsub(input: Any, other: Any, alpha: Any = 1) -> Tensor:
@@ -286,7 +286,8 @@ def rsub(input: Any, other: Any, alpha: Any = 1) -> Tensor:
 
 def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     """Elementwise product with broadcasting."""
-    return into("mul", out, Mul.apply(*_operands("mul", input, other)))
+    result = Mul.apply(*_operands("mul", input, other))
+    return result if out is None else into("mul", out, result)
 
 
 def div(input: Any, other: Any, rounding_mode: str | None = None) -> Tensor:

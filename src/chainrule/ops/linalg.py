@@ -114,7 +114,8 @@ def matmul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
 
     Shape: ``(*, N, K) @ (*, K, M) -> (*, N, M)``; ``(K,) @ (K,) -> ()``.
     """
-    return into("matmul", out, MatMul.apply(_operand(input), _operand(other)))
+    result = MatMul.apply(_operand(input), _operand(other))
+    return result if out is None else into("matmul", out, result)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
