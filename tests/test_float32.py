@@ -302,7 +302,7 @@ def _state_arrays(state: Any) -> list[tuple[str, np.ndarray]]:
     """Every floating array held in an optimizer's per-parameter state."""
     found = []
     for key, value in state.items():
-        arr = value.data if isinstance(value, cr.Tensor) else value
+        arr = value._data if isinstance(value, cr.Tensor) else value
         if isinstance(arr, np.ndarray | np.generic) and np.asarray(arr).dtype.kind == "f":
             found.append((key, np.asarray(arr)))
     return found
@@ -315,7 +315,7 @@ def test_optimizer_keeps_params_and_state_float32(name: str, scheduler: str) -> 
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     extra = nn.Parameter(cr.randn(2))
     params = [*model.parameters(), extra]
-    arrays = [p.data for p in params]
+    arrays = [p._data for p in params]
     opt = OPTIMIZERS[name](params)
     sched = SCHEDULERS[scheduler](opt)
     x, y = cr.randn(6, 4), cr.randn(6, 2)
@@ -329,7 +329,7 @@ def test_optimizer_keeps_params_and_state_float32(name: str, scheduler: str) -> 
             sched.step()
     for k, p in enumerate(params):
         assert p.dtype == F32, f"{name}: parameter {k} became {p.dtype}"
-        assert p.data is arrays[k], f"{name}: parameter {k} was replaced, not updated in place"
+        assert p._data is arrays[k], f"{name}: parameter {k} was replaced, not updated in place"
         assert p.grad is not None and p.grad.dtype == F32
         state = _state_arrays(opt.state[p])
         if name != "SGD":  # plain SGD keeps no buffers; every other variant does
@@ -337,4 +337,4 @@ def test_optimizer_keeps_params_and_state_float32(name: str, scheduler: str) -> 
         for key, arr in state:
             if arr.ndim:  # per-element buffers must match the parameter's dtype
                 assert arr.dtype == F32, f"{name}: state {key!r} of parameter {k} is {arr.dtype}"
-    assert np.isfinite(model[0].weight.data).all()
+    assert np.isfinite(model[0].weight._data).all()

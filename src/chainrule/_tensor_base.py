@@ -48,7 +48,7 @@ class TensorBase:
         grad_fn: the backward node that produced this tensor (None for leaves).
     """
 
-    __slots__ = ("data", "_requires_grad", "grad_fn", "_version", "__dict__", "__weakref__")
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_version", "__dict__", "__weakref__")
 
     # defaults that most tensors never change (set per instance only when they do)
     grad: Tensor | None = None
@@ -76,7 +76,7 @@ class TensorBase:
             arr = _to_array(args[0], dtype)
         else:
             raise TypeError(f"Tensor(): expected data or sizes (ints), got {args!r}")
-        self.data = arr
+        self._data = arr
         self._requires_grad = False
         self.grad_fn = None
         self._version = [0]
@@ -87,16 +87,16 @@ class TensorBase:
     # -- attributes -----------------------------------------------------------------
     @property
     def shape(self) -> Size:
-        return _new_tuple(Size, self.data.shape)  # Size(...) without re-checking the ints
+        return _new_tuple(Size, self._data.shape)  # Size(...) without re-checking the ints
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> Any:
         """The element type, e.g. ``chainrule.float32`` (equal to NumPy's ``float32``)."""
-        return _dtypes.wrap(self.data.dtype)
+        return _dtypes.wrap(self._data.dtype)
 
     @property
     def is_leaf(self) -> bool:
@@ -112,30 +112,30 @@ class TensorBase:
 
     @property
     def itemsize(self) -> int:
-        return self.data.itemsize
+        return self._data.itemsize
 
     def size(self, dim: int | None = None) -> Any:
-        return _new_tuple(Size, self.data.shape) if dim is None else self.data.shape[dim]
+        return _new_tuple(Size, self._data.shape) if dim is None else self._data.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self._data.itemsize
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"item(): a Tensor with {self.data.size} elements cannot be converted to "
+                f"item(): a Tensor with {self._data.size} elements cannot be converted to "
                 "a Python number; only one-element tensors can"
             )
-        return self.data.reshape(-1)[0].item()
+        return self._data.reshape(-1)[0].item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The underlying array, without copying (shares memory with the tensor).
@@ -149,27 +149,27 @@ class TensorBase:
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."
             )
-        return self.data
+        return self._data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of a Tensor with {self.data.size} values is ambiguous"
+                f"Boolean value of a Tensor with {self._data.size} values is ambiguous"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -178,7 +178,7 @@ class TensorBase:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
@@ -186,10 +186,10 @@ class TensorBase:
 
     # -- autograd -------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"requires_grad: only tensors of floating point dtype can require gradients, "
-                f"got {self.data.dtype} (convert with .float() or .double() first)"
+                f"got {self._data.dtype} (convert with .float() or .double() first)"
             )
         if not requires_grad and getattr(self, "grad_fn", None) is not None:
             raise RuntimeError(
@@ -229,7 +229,7 @@ class TensorBase:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's memory (and version counter), with no graph."""
-        t = self._make(self.data, False)
+        t = self._make(self._data, False)
         t._version = self._version
         return t
 
@@ -301,7 +301,7 @@ class TensorBase:
         return self
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
 
     def __floordiv__(self, other: Any) -> Tensor:
@@ -338,7 +338,7 @@ class TensorBase:
 
     def __invert__(self) -> Tensor:
         inv = np.logical_not if self.dtype == bool else np.invert
-        return self._make(np.asarray(inv(self.data)))
+        return self._make(np.asarray(inv(self._data)))
 
     eq = __eq__
     ne = __ne__
@@ -357,19 +357,19 @@ class TensorBase:
 
     def fill_(self, value: Any) -> Tensor:
         self._check_inplace_leaf("fill_")
-        self.data.fill(_data_of(value))
+        self._data.fill(_data_of(value))
         self._version[0] += 1
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
         self._check_inplace_leaf("uniform_")
-        self.data[...] = _np_generator(generator).uniform(a, b, self.shape)
+        self._data[...] = _np_generator(generator).uniform(a, b, self.shape)
         self._version[0] += 1
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
         self._check_inplace_leaf("normal_")
-        self.data[...] = _np_generator(generator).normal(mean, std, self.shape)
+        self._data[...] = _np_generator(generator).normal(mean, std, self.shape)
         self._version[0] += 1
         return self
 
@@ -379,7 +379,7 @@ class TensorBase:
         return format_tensor(self)
 
     def __format__(self, spec: str) -> str:
-        if self.data.ndim == 0:  # f"{loss}" prints the number, as PyTorch
+        if self._data.ndim == 0:  # f"{loss}" prints the number, as PyTorch
             return format(self.item(), spec)
         return repr(self)
 
@@ -402,7 +402,7 @@ class RemovableHandle:
 
 
 def _data_of(x: Any) -> Any:
-    return x.data if isinstance(x, TensorBase) else x
+    return x._data if isinstance(x, TensorBase) else x
 
 
 def _compare(ufunc: Any, a: Any, b: Any) -> Tensor:
@@ -414,7 +414,7 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if dtype is not None:
         dtype = _dtypes.as_dtype(dtype)
     if isinstance(data, TensorBase):
-        arr = data.data.copy()
+        arr = data._data.copy()
     elif isinstance(data, np.ndarray):
         arr = data.copy()
     elif isinstance(data, np.generic):
@@ -436,7 +436,7 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
 
 def _unwrap_nested(data: Any) -> Any:
     if isinstance(data, TensorBase):
-        return data.data
+        return data._data
     if isinstance(data, (list, tuple)):
         return [_unwrap_nested(x) for x in data]
     return data

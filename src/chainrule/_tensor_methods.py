@@ -44,7 +44,7 @@ class TensorMethods:
         from chainrule.tensor import Tensor
 
         check_device(device, op)
-        t = Tensor._make(make(self.data.dtype if dtype is None else dtypes.as_dtype(dtype)))
+        t = Tensor._make(make(self._data.dtype if dtype is None else dtypes.as_dtype(dtype)))
         return t.requires_grad_(True) if requires_grad else t
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
@@ -158,7 +158,7 @@ class TensorMethods:
         return _ops().logical_xor(self, other)
 
     def nelement(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     # -- norms (ops/norms.py) ---------------------------------------------------------
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False,
@@ -289,8 +289,8 @@ class TensorMethods:
     def apply_(self, callable: Any) -> Tensor:
         """Replace each element by ``callable(element)`` in place (not differentiable)."""
         self._check_inplace_leaf("apply_")
-        if self.data.size:
-            self.data[...] = np.vectorize(callable, otypes=[self.data.dtype])(self.data)
+        if self._data.size:
+            self._data[...] = np.vectorize(callable, otypes=[self._data.dtype])(self._data)
         self._version[0] += 1
         return self
 
@@ -300,11 +300,11 @@ class TensorMethods:
         return -1
 
     def ndimension(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def stride(self, dim: int | None = None) -> Any:
         """Strides in elements (NumPy's byte strides divided by the item size)."""
-        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
         return strides if dim is None else strides[dim]
 
     def is_pinned(self) -> bool:
@@ -438,9 +438,9 @@ class TensorMethods:
         from chainrule.random import _np_generator
 
         self._check_inplace_leaf("bernoulli_")  # type: ignore[attr-defined]
-        prob = p.data if hasattr(p, "data") and not isinstance(p, float) else p
-        draw = _np_generator(generator).random(self.data.shape) < prob
-        self.data[...] = draw
+        prob = p._data if hasattr(p, "_data") and not isinstance(p, float) else p
+        draw = _np_generator(generator).random(self._data.shape) < prob
+        self._data[...] = draw
         self._version[0] += 1  # type: ignore[attr-defined]
         return self  # type: ignore[return-value]
 
@@ -450,12 +450,12 @@ class TensorMethods:
         if is_grad_enabled() and self.requires_grad:  # type: ignore[attr-defined]
             raise RuntimeError(f"{name}: changing the shape of a tensor that requires grad in "
                                f"place is not supported; use the out-of-place form")
-        self.data = self.data.reshape(shape)
+        self._data = self._data.reshape(shape)
         return self  # type: ignore[return-value]
 
     def unsqueeze_(self, dim: int) -> Tensor:
-        d = dim if dim >= 0 else dim + self.data.ndim + 1
-        shape = self.data.shape
+        d = dim if dim >= 0 else dim + self._data.ndim + 1
+        shape = self._data.shape
         return self._reshape_("unsqueeze_", shape[:d] + (1,) + shape[d:])
 
     def squeeze_(self, dim: Any = None) -> Tensor:
@@ -468,5 +468,5 @@ class TensorMethods:
         if is_grad_enabled() and self.requires_grad:  # type: ignore[attr-defined]
             raise RuntimeError("t_: transposing a tensor that requires grad in place is not "
                                "supported; use t()")
-        self.data = self.data.T
+        self._data = self._data.T
         return self  # type: ignore[return-value]

@@ -105,7 +105,7 @@ def _format_array(a: np.ndarray, indent: int, summarize: bool, text: Any, width:
 
 def format_tensor(t: Any) -> str:
     """PyTorch-like repr: ``tensor([[1., 2.]], requires_grad=True)``."""
-    a = t.data
+    a = t._data
     prefix = "tensor("
     indent = len(prefix)
     suffixes = []

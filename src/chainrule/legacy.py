@@ -28,7 +28,7 @@ class _LegacyMeta(type):
     def __instancecheck__(cls, obj: Any) -> bool:
         from chainrule.tensor import Tensor
 
-        return isinstance(obj, Tensor) and obj.data.dtype == cls._dtype
+        return isinstance(obj, Tensor) and obj._data.dtype == cls._dtype
 
     def __repr__(cls) -> str:
         return f"<class 'chainrule.{cls.__name__}'>"
@@ -51,7 +51,7 @@ class _LegacyTensor(metaclass=_LegacyMeta):
         data = args[0]
         if isinstance(data, tuple) and type(data) is not tuple:  # a cr.Size: sizes
             return Tensor._make(np.zeros(tuple(data), cls._dtype))
-        if isinstance(data, Tensor) and data.data.dtype != cls._dtype:
+        if isinstance(data, Tensor) and data._data.dtype != cls._dtype:
             raise TypeError(f"{cls.__name__}(): expected a tensor of dtype "
                             f"{dtypes.wrap(cls._dtype)}, got {data.dtype}")
         return tensor(data, dtype=cls._dtype)

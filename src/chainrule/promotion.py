@@ -83,7 +83,7 @@ def result_type(*operands: Any) -> np.dtype:
     dim = zero = wrapped = None
     for x in operands:
         if isinstance(x, Tensor):
-            x = x.data
+            x = x._data
         if isinstance(x, np.ndarray):
             d = x.dtype
             if x.ndim:

@@ -53,7 +53,7 @@ class Tensor(TensorMethods, TensorBase):
     ) -> Tensor:
         """Wrap an ndarray without copying or checking (the ops' fast path)."""
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
         t._requires_grad = requires_grad
         t.grad_fn = grad_fn
         t._version = [0]
@@ -64,7 +64,7 @@ class Tensor(TensorMethods, TensorBase):
     @property
     def T(self) -> Tensor:
         """The tensor with its dimensions reversed (``permute(n-1, ..., 0)``)."""
-        return _ops.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+        return _ops.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
 
     @property
     def mT(self) -> Tensor:
@@ -80,14 +80,14 @@ class Tensor(TensorMethods, TensorBase):
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``)."""
         if (gradient is None and not create_graph and inputs is None and self.grad_fn is not None
-                and self.data.size == 1):
+                and self._data.size == 1):
             # the common ``loss.backward()``: seed dL/dL = 1 and run the engine directly
             # built-in ops never write into dY: they may share a read-only 1 (the engine
             # copies before writing); a user's Function gets one of its own
             if isinstance(self.grad_fn, _Op):
-                one = _ops._math.constant(1, self.data.shape, self.data.dtype)
+                one = _ops._math.constant(1, self._data.shape, self._data.dtype)
             else:
-                one = np.ones(self.data.shape, self.data.dtype)
+                one = np.ones(self._data.shape, self._data.dtype)
             _engine.run_backward((self,), (one,), bool(retain_graph), False)
             return
         _autograd.backward(self, gradient, retain_graph, create_graph, inputs)
@@ -121,7 +121,7 @@ class Tensor(TensorMethods, TensorBase):
         from chainrule import legacy
 
         if dtype is None:
-            return legacy.legacy_type_name(self.data.dtype)
+            return legacy.legacy_type_name(self._data.dtype)
         return self.to(legacy.legacy_type_dtype(dtype))
 
     def float(self) -> Tensor:
@@ -237,40 +237,40 @@ class Tensor(TensorMethods, TensorBase):
         if recording and self.grad_fn is None and self.requires_grad:
             raise _leaf_inplace_error(name)
         if recording:
-            old = Tensor._make(self.data.copy(), self.requires_grad, self.grad_fn, self._output_nr)
+            old = Tensor._make(self._data.copy(), self.requires_grad, self.grad_fn, self._output_nr)
             result = op(old)
             self._check_inplace_result(name, result)
-            if result.data.dtype != self.data.dtype:  # computed promoted, stored in our dtype
-                result = _ops.cast(result, self.data.dtype)
-            np.copyto(self.data, result.data)
+            if result._data.dtype != self._data.dtype:  # computed promoted, stored in our dtype
+                result = _ops.cast(result, self._data.dtype)
+            np.copyto(self._data, result._data)
             self.grad_fn = result.grad_fn
             self._output_nr = result._output_nr
             self._requires_grad = True
             fn = result.grad_fn
             if fn is not None and getattr(fn, "_out_data", None) is not None:
-                result.grad_fn._out_data = self.data
+                result.grad_fn._out_data = self._data
                 result.grad_fn._out_version = (self._version, self._version[0] + 1)
         else:
             with _no_grad():
                 result = op(self)
-            if result.data is not self.data:
+            if result._data is not self._data:
                 self._check_inplace_result(name, result)
-                np.copyto(self.data, result.data, casting="same_kind")
+                np.copyto(self._data, result._data, casting="same_kind")
         self._version[0] += 1
         return self
 
     def _check_inplace_result(self, name: str, result: Tensor) -> None:
         """The result of an in-place op must fit this tensor's shape and dtype."""
-        if result.data.shape != self.data.shape:
+        if result._data.shape != self._data.shape:
             raise ShapeError(
-                f"{name}: the result of shape {result.data.shape} cannot be written in place "
-                f"into a tensor of shape {self.data.shape} (the other operand must broadcast "
+                f"{name}: the result of shape {result._data.shape} cannot be written in place "
+                f"into a tensor of shape {self._data.shape} (the other operand must broadcast "
                 "to it)"
             )
-        if not np.can_cast(result.data.dtype, self.data.dtype, "same_kind"):
+        if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
             raise RuntimeError(
-                f"{name}: result type {result.data.dtype} can't be cast to the tensor's dtype "
-                f"{self.data.dtype} in place"
+                f"{name}: result type {result._data.dtype} can't be cast to the tensor's dtype "
+                f"{self._data.dtype} in place"
             )
 
 
@@ -318,7 +318,7 @@ class Tensor(TensorMethods, TensorBase):
         if GradMode.enabled and isinstance(src, Tensor) and src.requires_grad:
             return self._inplace("copy_", lambda t: _ops.add(t * 0, src), src)
         self._check_inplace_leaf("copy_")
-        np.copyto(self.data, src_data, casting="unsafe")
+        np.copyto(self._data, src_data, casting="unsafe")
         self._version[0] += 1
         return self
 

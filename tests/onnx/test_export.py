@@ -114,8 +114,8 @@ def _trained_batchnorm(features: int, shape: tuple[int, ...]) -> nn.Module:
     """A BatchNorm1d whose running statistics are not the initial zeros and ones."""
     bn = nn.BatchNorm1d(features)
     with cr.no_grad():
-        bn.weight.data[...] = np.linspace(0.5, 2.0, features)
-        bn.bias.data[...] = np.linspace(-1.0, 1.0, features)
+        bn.weight._data[...] = np.linspace(0.5, 2.0, features)
+        bn.bias._data[...] = np.linspace(-1.0, 1.0, features)
     bn.train()
     for seed in range(3):
         bn(_x(*shape, seed=seed) * 3 + 1)

@@ -25,8 +25,8 @@ def _x(*shape: int, seed: int = 0) -> cr.Tensor:
 def _trained_bn2d(c: int) -> nn.Module:
     bn = nn.BatchNorm2d(c)
     with cr.no_grad():
-        bn.weight.data[...] = np.linspace(0.5, 2.0, c)
-        bn.bias.data[...] = np.linspace(-1.0, 1.0, c)
+        bn.weight._data[...] = np.linspace(0.5, 2.0, c)
+        bn.bias._data[...] = np.linspace(-1.0, 1.0, c)
     for seed in range(3):
         bn(_x(4, c, 5, 5, seed=seed) * 2 + 1)
     return bn.eval()

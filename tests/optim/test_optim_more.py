@@ -282,7 +282,7 @@ def test_float32_in_place_and_state(name: str) -> None:
     cr.manual_seed(0)
     model = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.ReLU(), cr.nn.Linear(8, 2))
     params = list(model.parameters())
-    arrays = [p.data for p in params]
+    arrays = [p._data for p in params]
     kw = {"weight_decay": 0.01} if name != "LBFGS" else {"history_size": 4}
     opt = getattr(optim, name)(params, **kw)
     x, y = cr.randn(6, 4), cr.randn(6, 2)
@@ -296,7 +296,7 @@ def test_float32_in_place_and_state(name: str) -> None:
     for _ in range(3):
         opt.step(closure)
     for k, p in enumerate(params):
-        assert p.dtype == cr.float32 and p.data is arrays[k]
+        assert p.dtype == cr.float32 and p._data is arrays[k]
     for st in opt.state.values():
         for key, v in st.items():
             vals = v if isinstance(v, list) else [v]

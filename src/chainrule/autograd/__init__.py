@@ -53,14 +53,14 @@ def _root_grads(outputs: list[Any], grad_outputs: list[Any], create_graph: bool,
             )
         g = grad_outputs[k] if grad_outputs else None
         if g is None:
-            if out.data.size != 1:
+            if out._data.size != 1:
                 raise RuntimeError(
                     f"{who}: grad can be implicitly created only for scalar outputs; output "
                     f"{k} has shape {tuple(out.shape)}: pass gradient= (a tensor of that shape)"
                 )
             g = np.ones(out.shape, out.dtype)
         else:
-            gdata = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=out.dtype)
+            gdata = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=out.dtype)
             if gdata.shape != out.shape:
                 raise RuntimeError(
                     f"{who}: gradient of shape {tuple(gdata.shape)} does not match output "

@@ -60,7 +60,7 @@ def is_anomaly_enabled() -> bool:
 
 
 def _array(a: Any) -> Any:
-    return a if isinstance(a, np.ndarray) else getattr(a, "data", a)
+    return a if isinstance(a, np.ndarray) else getattr(a, "_data", a)
 
 
 def _bad(a: Any) -> bool:

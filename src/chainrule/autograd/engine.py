@@ -219,7 +219,7 @@ def _norm_or_ref(g: Any) -> Any:
     than keeping a reference; ``Node.gradient_norms`` does it if asked)."""
     if g is None:
         return None
-    a = g if type(g) is np.ndarray else g.data
+    a = g if type(g) is np.ndarray else g._data
     return a if a.size <= SMALL_GRAD else _norm(a)
 
 
@@ -278,7 +278,7 @@ def _deliver(run: _Pass, node: Node, in_grads: tuple[Any, ...]) -> None:
             if g is not None:
                 buf[nr] = g if buf[nr] is None else _sum(buf[nr], g, run.owned)
         elif g is not None:
-            dtype = target.data.dtype
+            dtype = target._data.dtype
             if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype is not dtype:
                 g = _check_grad(node, i, g, shapes[i], dtype)
             _to_leaf(run, target, g)
@@ -307,7 +307,7 @@ def _to_leaf(run: _Pass, t: Any, g: Any) -> None:
 
 def _check_grad(node: Node, i: int, g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     """The engine's invariant: a gradient has its input's shape and dtype."""
-    data = g.data if isinstance(g, Tensor) else g
+    data = g._data if isinstance(g, Tensor) else g
     if not isinstance(data, np.ndarray):
         data = np.asarray(data, dtype=dtype)  # a number: a 0-d gradient
         g = data
@@ -417,7 +417,7 @@ def accumulate_grad(t: Any, g: Any, create_graph: bool) -> None:
     elif create_graph or isinstance(g, Tensor):
         t.grad = t.grad + g
     else:
-        t.grad = Tensor._make(np.asarray(t.grad.data + g))
+        t.grad = Tensor._make(np.asarray(t.grad._data + g))
 
 
 def _as_tensor(g: Any) -> Tensor:
@@ -431,7 +431,7 @@ def _run_hooks(hooks: list[Any], g: Any, shape: tuple[int, ...], dtype: Any,
         new = hook(_as_tensor(g))
         if new is None:
             continue
-        data = new.data if isinstance(new, Tensor) else np.asarray(new)
+        data = new._data if isinstance(new, Tensor) else np.asarray(new)
         if data.shape != tuple(shape):
             raise RuntimeError(
                 f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "

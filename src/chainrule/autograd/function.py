@@ -113,7 +113,7 @@ class Node:
         x = self._saved_inputs[i]
         if self.create_graph or not isinstance(x, Tensor):
             return x
-        return x.data
+        return x._data
 
     def output(self, index: int = 0) -> Any:
         """The forward output: an ndarray, or a Tensor of this node under create_graph."""
@@ -151,7 +151,7 @@ class Node:
 
 def _norm(g: Any) -> float:
     """Euclidean norm of a gradient (ndarray or Tensor)."""
-    a = g if isinstance(g, np.ndarray) else g.data
+    a = g if isinstance(g, np.ndarray) else g._data
     if a.dtype.kind not in "fc":
         return float("nan")
     return math.sqrt(float(np.vdot(a, a).real))
@@ -194,7 +194,7 @@ class Op(Node):
         versions = []  # kept with saved inputs: a later in-place change is caught
         for x in inputs:
             if isinstance(x, Tensor):
-                a = x.data
+                a = x._data
                 r = x._requires_grad
                 edges.append((x.grad_fn or x, x._output_nr) if r else None)
                 versions.append(x._version[0])
@@ -212,7 +212,7 @@ class Op(Node):
         if _anomaly.AnomalyMode.enabled:
             _anomaly.check_forward(node, out)
         result = _new_object(Tensor)  # Tensor._make(out, ...), inlined
-        result.data = out
+        result._data = out
         result._version = [0]
         if not (True in needs and GradMode.enabled):
             result._requires_grad, result.grad_fn = False, None  # nothing to differentiate
@@ -317,7 +317,7 @@ class FunctionNode(FunctionCtx, Node):
             elif self.create_graph:
                 out.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g), False))
             else:
-                out.append(g.data if isinstance(g, Tensor) else np.asarray(g))
+                out.append(g._data if isinstance(g, Tensor) else np.asarray(g))
         return tuple(out)
 
 
@@ -368,11 +368,11 @@ class Function(metaclass=_FunctionMeta):
                 continue
             diff = record and id(o) not in non_diff and o.dtype.kind in "fc"
             if diff:
-                out = Tensor._make(o.data, True, node, i)
+                out = Tensor._make(o._data, True, node, i)
                 out._version = o._version  # in-place changes to the output are seen
                 wrapped.append(out)
             else:
-                wrapped.append(Tensor._make(o.data, False, None, 0))
+                wrapped.append(Tensor._make(o._data, False, None, 0))
         if record:
             saved = node.__dict__.get("_ctx_saved")
             if saved:

@@ -36,15 +36,15 @@ def _outputs(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> list[Any]:
 def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], x: Any, eps: float,
                n_out: list[int]) -> list[np.ndarray]:
     """d(out_j)/d(x): one (x.numel, out_j.numel) matrix per output."""
-    flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
+    flat = x._data.reshape(-1)  # a view: perturbing it perturbs x
     jac = [np.zeros((flat.size, n)) for n in n_out]
     # grad mode stays on: gradgradcheck's function runs a backward of its own
     for k in range(flat.size):
         orig = flat[k].item()
         flat[k] = orig + eps
-        plus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+        plus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
         flat[k] = orig - eps
-        minus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+        minus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
         flat[k] = orig
         for j, (p, m) in enumerate(zip(plus, minus, strict=True)):
             jac[j][k] = (p - m) / (2 * eps)
@@ -53,17 +53,17 @@ def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], x: Any, eps: flo
 
 def _analytical(outputs: list[Any], diff: list[Any]) -> list[list[np.ndarray]]:
     """jac[i][j]: d(out_j)/d(input_i) as a (input_i.numel, out_j.numel) matrix."""
-    jac = [[np.zeros((x.data.size, o.data.size)) for o in outputs] for x in diff]
+    jac = [[np.zeros((x._data.size, o._data.size)) for o in outputs] for x in diff]
     for j, out in enumerate(outputs):
         if not out.requires_grad:
             continue
-        for m in range(out.data.size):
-            cot = np.zeros(out.data.size, out.dtype)
+        for m in range(out._data.size):
+            cot = np.zeros(out._data.size, out.dtype)
             cot[m] = 1
             grads = grad(out, diff, cot.reshape(out.shape), retain_graph=True, allow_unused=True)
             for i, g in enumerate(grads):
                 if g is not None:
-                    jac[i][j][:, m] = g.data.reshape(-1)
+                    jac[i][j][:, m] = g._data.reshape(-1)
     return jac
 
 
@@ -88,7 +88,7 @@ def gradcheck(
         raise ValueError("gradcheck: no input requires grad (set requires_grad=True on one)")
     outputs = _outputs(func, inputs)
     analytical = _analytical(outputs, diff)
-    n_out = [o.data.size for o in outputs]
+    n_out = [o._data.size for o in outputs]
     worst = None
     for i, x in enumerate(diff):
         numerical = _numerical(func, inputs, x, eps, n_out)

@@ -372,7 +372,7 @@ def _vjp_error(case: OpCase, inputs: list[cr.Tensor], rng: np.random.Generator,
     worst = 0.0
     with cr.no_grad():
         for x, g in zip(inputs, analytical, strict=True):
-            flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
+            flat = x._data.reshape(-1)  # a view: perturbing it perturbs x
             numerical = np.empty(flat.size)
             for k in range(flat.size):
                 original = flat[k]

@@ -94,7 +94,7 @@ class Work:
 
 def _array(tensor: Any, op: str, arg: str = "tensor") -> np.ndarray:
     if isinstance(tensor, Tensor):
-        return tensor.data
+        return tensor._data
     if isinstance(tensor, np.ndarray):
         return tensor
     raise TypeError(f"{op}: {arg} must be a Tensor, got {type(tensor).__name__}")

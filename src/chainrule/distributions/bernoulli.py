@@ -86,7 +86,7 @@ class Bernoulli(Distribution):
 
     @property
     def mode(self) -> Tensor:
-        p = self.probs.data
+        p = self.probs._data
         mode = (p >= 0.5).astype(p.dtype)
         mode[p == 0.5] = math.nan
         return Tensor._make(mode)
@@ -97,8 +97,8 @@ class Bernoulli(Distribution):
 
     def sample(self, sample_shape: Any = ()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        p = np.broadcast_to(self.probs.data, shape)
-        u = _draw("uniform", shape, p.dtype).data
+        p = np.broadcast_to(self.probs._data, shape)
+        u = _draw("uniform", shape, p.dtype)._data
         return Tensor._make((u < p).astype(p.dtype))
 
     def log_prob(self, value: Any) -> Tensor:
@@ -110,7 +110,7 @@ class Bernoulli(Distribution):
         return _bce_with_logits(self.logits, self.probs)
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
-        values = np.arange(2, dtype=self._param.data.dtype).reshape(
+        values = np.arange(2, dtype=self._param._data.dtype).reshape(
             (-1,) + (1,) * len(self._batch_shape))
         if expand:
             values = np.broadcast_to(values, (2, *self._batch_shape))

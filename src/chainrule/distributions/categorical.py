@@ -75,24 +75,24 @@ class Categorical(Distribution):
 
     @property
     def mean(self) -> Tensor:
-        return Tensor._make(np.full(self._extended_shape(), math.nan, self.probs.data.dtype))
+        return Tensor._make(np.full(self._extended_shape(), math.nan, self.probs._data.dtype))
 
     @property
     def mode(self) -> Tensor:
-        return Tensor._make(self.probs.data.argmax(-1))
+        return Tensor._make(self.probs._data.argmax(-1))
 
     @property
     def variance(self) -> Tensor:
-        return Tensor._make(np.full(self._extended_shape(), math.nan, self.probs.data.dtype))
+        return Tensor._make(np.full(self._extended_shape(), math.nan, self.probs._data.dtype))
 
     def sample(self, sample_shape: Any = ()) -> Tensor:
         """Class indices (int64) of shape ``sample_shape + batch_shape``, drawn by inverse
         CDF from chainrule's seeded generator."""
         n = int(np.prod(tuple(sample_shape), dtype=np.int64))
-        p = self.probs.data.reshape(-1, self._num_events).astype(np.float64)
+        p = self.probs._data.reshape(-1, self._num_events).astype(np.float64)
         cdf = np.cumsum(p, axis=-1)
         cdf /= cdf[:, -1:]
-        u = _draw("uniform", (n, p.shape[0]), np.dtype(np.float64)).data  # (n, rows)
+        u = _draw("uniform", (n, p.shape[0]), np.dtype(np.float64))._data  # (n, rows)
         idx = (u[..., None] >= cdf[None]).sum(-1)
         idx = np.minimum(idx, self._num_events - 1).astype(np.int64)
         return Tensor._make(idx.reshape(self._extended_shape(sample_shape)))
@@ -100,7 +100,7 @@ class Categorical(Distribution):
     def log_prob(self, value: Any) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        v = np.asarray(value.data if isinstance(value, Tensor) else value).astype(np.int64)
+        v = np.asarray(value._data if isinstance(value, Tensor) else value).astype(np.int64)
         logits = self.logits
         shape = np.broadcast_shapes(v.shape + (1,), tuple(logits.shape))
         log_pmf = logits if tuple(logits.shape) == shape else logits.broadcast_to(shape)
@@ -110,7 +110,7 @@ class Categorical(Distribution):
         return picked.reshape(shape[:-1])
 
     def entropy(self) -> Tensor:
-        min_real = float(np.finfo(self.logits.data.dtype).min)
+        min_real = float(np.finfo(self.logits._data.dtype).min)
         logits = self.logits.clamp(min=min_real)
         return -(logits * self.probs).sum(-1)
 

@@ -21,7 +21,7 @@ __all__ = [
 
 
 def _arr(x: Any) -> np.ndarray:
-    return np.asarray(x.data if isinstance(x, Tensor) else x)
+    return np.asarray(x._data if isinstance(x, Tensor) else x)
 
 
 def _fmt(x: Any) -> str:

@@ -97,7 +97,7 @@ def kl_divergence(p: Distribution, q: Distribution) -> Tensor:
 
 def _softplus(x: Tensor) -> Tensor:
     """log(1 + exp(x)), linear above 20 (PyTorch's threshold), differentiably."""
-    big = x.data > 20
+    big = x._data > 20
     safe = _math.where(big, 0.0, x)
     return _math.where(big, x, safe.exp().log1p())
 
@@ -111,16 +111,16 @@ def _fill(t: Tensor, mask: np.ndarray, value: float) -> Tensor:
 @register_kl(Bernoulli, Bernoulli)
 def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> Tensor:
     t1 = p.probs * (_softplus(-q.logits) - _softplus(-p.logits))
-    t1 = _fill(_fill(t1, q.probs.data == 0, math.inf), p.probs.data == 0, 0.0)
+    t1 = _fill(_fill(t1, q.probs._data == 0, math.inf), p.probs._data == 0, 0.0)
     t2 = (1 - p.probs) * (_softplus(q.logits) - _softplus(p.logits))
-    t2 = _fill(_fill(t2, q.probs.data == 1, math.inf), p.probs.data == 1, 0.0)
+    t2 = _fill(_fill(t2, q.probs._data == 1, math.inf), p.probs._data == 1, 0.0)
     return t1 + t2
 
 
 @register_kl(Categorical, Categorical)
 def _kl_categorical_categorical(p: Categorical, q: Categorical) -> Tensor:
     t = p.probs * (p.logits - q.logits)
-    t = _fill(_fill(t, q.probs.data == 0, math.inf), p.probs.data == 0, 0.0)
+    t = _fill(_fill(t, q.probs._data == 0, math.inf), p.probs._data == 0, 0.0)
     return t.sum(-1)
 
 
@@ -134,7 +134,7 @@ def _kl_normal_normal(p: Normal, q: Normal) -> Tensor:
 @register_kl(Uniform, Uniform)
 def _kl_uniform_uniform(p: Uniform, q: Uniform) -> Tensor:
     result = ((q.high - q.low) / (p.high - p.low)).log()
-    return _fill(result, (q.low.data > p.low.data) | (q.high.data < p.high.data), math.inf)
+    return _fill(result, (q.low._data > p.low._data) | (q.high._data < p.high._data), math.inf)
 
 
 @register_kl(Uniform, Normal)

@@ -44,7 +44,7 @@ def _precision_to_scale_tril(P: Tensor) -> Tensor:
     """L with L L^T = P^{-1}: flip P, take its Cholesky factor, flip back and invert."""
     Lf = cholesky(P.flip(-2, -1))
     L_inv = Lf.flip(-2, -1).mT
-    eye = Tensor._make(np.eye(P.shape[-1], dtype=P.data.dtype))
+    eye = Tensor._make(np.eye(P.shape[-1], dtype=P._data.dtype))
     return solve_triangular(L_inv, eye, upper=False)
 
 
@@ -136,7 +136,7 @@ class MultivariateNormal(Distribution):
 
     def rsample(self, sample_shape: Any = ()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        eps = _draw("normal", shape, self.loc.data.dtype)
+        eps = _draw("normal", shape, self.loc._data.dtype)
         return self.loc + (self._unbroadcasted_scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
 
     def _half_log_det(self) -> Tensor:

@@ -74,7 +74,7 @@ class Normal(Distribution):
 
     def rsample(self, sample_shape: Any = ()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        eps = _draw("normal", shape, self.loc.data.dtype)
+        eps = _draw("normal", shape, self.loc._data.dtype)
         return self.loc + eps * self.scale
 
     def log_prob(self, value: Any) -> Tensor:

@@ -64,16 +64,16 @@ class Uniform(Distribution):
 
     def rsample(self, sample_shape: Any = ()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        u = _draw("uniform", shape, self.low.data.dtype)
+        u = _draw("uniform", shape, self.low._data.dtype)
         return self.low + u * (self.high - self.low)
 
     def log_prob(self, value: Any) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        v = np.asarray(value.data if isinstance(value, Tensor) else value)
-        inside = (self.low.data <= v) & (self.high.data > v)
+        v = np.asarray(value._data if isinstance(value, Tensor) else value)
+        inside = (self.low._data <= v) & (self.high._data > v)
         with np.errstate(divide="ignore"):
-            lb_ub = Tensor._make(np.log(inside.astype(self.low.data.dtype)))
+            lb_ub = Tensor._make(np.log(inside.astype(self.low._data.dtype)))
         return lb_ub - (self.high - self.low).log()
 
     def cdf(self, value: Any) -> Tensor:

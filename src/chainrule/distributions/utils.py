@@ -23,7 +23,7 @@ def broadcast_all(*values: Any) -> tuple[Tensor, ...]:
         raise ValueError("Input arguments must all be instances of Number, torch.Tensor or "
                          "objects implementing __torch_function__.")
     tensors = [v for v in values if isinstance(v, Tensor)]
-    dtype = tensors[0].data.dtype if tensors else _dtypes.get_default_dtype()
+    dtype = tensors[0]._data.dtype if tensors else _dtypes.get_default_dtype()
     out = [v if isinstance(v, Tensor) else Tensor._make(np.asarray(v, dtype=dtype))
            for v in values]
     shape = np.broadcast_shapes(*(tuple(v.shape) for v in out))
@@ -32,7 +32,7 @@ def broadcast_all(*values: Any) -> tuple[Tensor, ...]:
 
 def clamp_probs(probs: Tensor) -> Tensor:
     """Probabilities clamped to ``[eps, 1 - eps]`` (eps of their dtype)."""
-    eps = float(np.finfo(probs.data.dtype).eps)
+    eps = float(np.finfo(probs._data.dtype).eps)
     return probs.clamp(min=eps, max=1 - eps)
 
 

@@ -158,7 +158,7 @@ def _norm_text(v: float | None) -> str:
 
 
 def _leaf_norm(t: Tensor) -> float | None:
-    return None if t.grad is None else _norm(t.grad.data)
+    return None if t.grad is None else _norm(t.grad._data)
 
 
 def _labels(tokens: list[Token], shape: Shape) -> list[tuple[Any, ...]] | None:

@@ -60,7 +60,7 @@ def _check(fn: str, tensor: Any) -> Tensor:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` into ``tensor`` in place (no graph), bumping its version."""
-    tensor.data[...] = values
+    tensor._data[...] = values
     tensor._version[0] += 1
     return tensor
 

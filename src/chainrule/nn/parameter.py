@@ -30,13 +30,13 @@ class Parameter(Tensor):
             arr = np.empty((0,), dtypes.get_default_dtype())
             version = [0]
         elif isinstance(data, Tensor):
-            arr, version = data.data, data._version
+            arr, version = data._data, data._version
         elif isinstance(data, np.ndarray):
             arr, version = data, [0]
         else:
             raise TypeError(f"Parameter: expected a Tensor (or ndarray) as data, got "
                             f"{type(data).__name__}")
-        self.data = arr
+        self._data = arr
         self.requires_grad = False
         self.grad_fn = None
         self._version = version
@@ -47,14 +47,14 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        return (_rebuild_parameter, (self.data, self.requires_grad, self.grad))
+        return (_rebuild_parameter, (self._data, self.requires_grad, self.grad))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
-        result = Parameter(self.data.copy(), self.requires_grad)
+        result = Parameter(self._data.copy(), self.requires_grad)
         if self.grad is not None:
-            result.grad = Tensor._make(self.grad.data.copy())
+            result.grad = Tensor._make(self.grad._data.copy())
         memo[id(self)] = result
         return result
 

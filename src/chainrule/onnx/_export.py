@@ -166,11 +166,11 @@ def _state_arrays(model: Any) -> dict[str, np.ndarray]:
         return {}
     state: dict[str, np.ndarray] = {}
     for name, t in model.state_dict(keep_vars=True).items():
-        state[name] = t.data
+        state[name] = t._data
     for name, t in model.named_buffers():  # non-persistent buffers too
-        state.setdefault(name, t.data)
+        state.setdefault(name, t._data)
     for name, t in named():
-        state.setdefault(name, t.data)
+        state.setdefault(name, t._data)
     return state
 
 
@@ -213,7 +213,7 @@ def _trace(graph: Any, model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     for a in args:
         if isinstance(a, Tensor):
             # a fresh leaf sharing the data: recorded ops, and the caller's tensor untouched
-            x = Tensor._make(a.data, a.data.dtype.kind in "fc")
+            x = Tensor._make(a._data, a._data.dtype.kind in "fc")
             tracer.bind(x, next(names))
             inputs.append(x)
         else:
@@ -221,7 +221,7 @@ def _trace(graph: Any, model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     with enable_grad(), tracer.active():
         result = model(*inputs, **kwargs)
         flat = _flatten_outputs(result)
-        return [(tracer.resolve(t).name or graph.const(t.data), t) for t in flat]
+        return [(tracer.resolve(t).name or graph.const(t._data), t) for t in flat]
 
 
 def _flatten_outputs(result: Any) -> list[Tensor]:
@@ -242,11 +242,11 @@ def _perturbed(a: Any, rng: np.random.Generator) -> Any:
     """Other values of the same shape and dtype, meant to change every decision a value
     could drive: floats shuffled, negated (signs and sums flip) and moved by noise; ints
     shuffled (indices stay in range); bools inverted."""
-    if not isinstance(a, Tensor) or a.data.size == 0:
+    if not isinstance(a, Tensor) or a._data.size == 0:
         return a
-    x = rng.permutation(a.data.reshape(-1)).reshape(a.data.shape)
+    x = rng.permutation(a._data.reshape(-1)).reshape(a._data.shape)
     if x.dtype.kind == "f":
-        finite = a.data[np.isfinite(a.data)]
+        finite = a._data[np.isfinite(a._data)]
         scale = 0.1 * float(np.std(finite)) + 0.1 if finite.size else 0.1
         x = (rng.standard_normal(x.shape) * scale - x).astype(x.dtype)
     elif x.dtype.kind == "b":

@@ -54,7 +54,7 @@ class Tracer:
         self._values[id(t)] = (t, name, t._version[0])
         if t.grad_fn is not None:
             self._nodes[(id(t.grad_fn), t._output_nr)] = (t.grad_fn, name)
-        self._arrays[id(t.data)] = (t.data, name)
+        self._arrays[id(t._data)] = (t._data, name)
 
     def traced_array(self, a: np.ndarray) -> str | None:
         """The graph value whose array ``a`` is (an op handed a tensor's ``.data`` on)."""
@@ -72,24 +72,24 @@ class Tracer:
             return Arg(None, x.item() if isinstance(x, np.generic) else x)
         entry = self._values.get(id(x))
         if entry is not None and entry[2] == x._version[0]:
-            return Arg(entry[1], x.data)
+            return Arg(entry[1], x._data)
         if x.grad_fn is not None:
             hit = self._nodes.get((id(x.grad_fn), x._output_nr))
             if hit is not None:
-                return Arg(hit[1], x.data)
+                return Arg(hit[1], x._data)
         if entry is not None:
             raise UnsupportedOperatorError(
                 f"onnx.export: a tensor of shape {tuple(x.shape)} (the graph value "
                 f"{entry[1]!r}) was changed in place outside a recorded operation, which "
                 "export cannot follow; compute a new tensor instead (y = x + 1, not x += 1)"
             )
-        hit = self._arrays.get(id(x.data))
+        hit = self._arrays.get(id(x._data))
         if hit is not None:  # shares the array of a traced value: x.detach(), Function output
-            return Arg(hit[1], x.data)
-        state = self.graph.state_initializer(x.data)
+            return Arg(hit[1], x._data)
+        state = self.graph.state_initializer(x._data)
         if state is not None:
-            return Arg(state, x.data)
-        return Arg(None, x.data.copy())  # a constant, frozen at its traced value
+            return Arg(state, x._data)
+        return Arg(None, x._data.copy())  # a constant, frozen at its traced value
 
     # -- the hooks ---------------------------------------------------------------------
     def record(self, cls: type, inputs: tuple[Any, ...], kwargs: dict[str, Any],
@@ -103,14 +103,14 @@ class Tracer:
                 "chainrule.onnx"
             )
         args = [self.resolve(x) for x in inputs]
-        self.bind(out, translate(self.graph, args, out.data, **kwargs))
+        self.bind(out, translate(self.graph, args, out._data, **kwargs))
 
     def record_function(self, cls: type, outputs: Any) -> None:
         """Bind the outputs of an ``autograd.Function`` to the values its forward traced."""
         for o in outputs if isinstance(outputs, tuple) else (outputs,):
             if not isinstance(o, Tensor):
                 continue
-            hit = self._arrays.get(id(o.data))
+            hit = self._arrays.get(id(o._data))
             if hit is not None:
                 self.bind(o, hit[1])
             elif o.requires_grad:  # depends on the inputs, computed outside chainrule's ops

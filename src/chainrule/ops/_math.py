@@ -22,7 +22,7 @@ def _t(x: Any) -> bool:
 
 def data(x: Any) -> Any:
     """The ndarray behind ``x`` (for masks and other locally constant factors)."""
-    return x.data if _t(x) else x
+    return x._data if _t(x) else x
 
 
 def exp(x: Any) -> Any:

@@ -105,7 +105,7 @@ def _float_input(op: str, input: Tensor, dtype: Any) -> Tensor:
         raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
     if dtype is not None:
         return input.to(dtype)
-    if input.data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fc":
         raise TypeError(f"{op}: expected a floating point tensor, got dtype {input.dtype} "
                         "(convert with .float())")
     return input
@@ -139,7 +139,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
     ``num_classes=-1`` infers it as ``max + 1``. Negative or too large indices raise.
     """
-    t = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    t = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: expected a tensor of class indices (int64), got dtype "
                            f"{t.dtype}")

@@ -359,7 +359,7 @@ class PReLU(Op):
 def _float(op: str, input: Any) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
-    if input.data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fc":
         raise TypeError(f"{op}: expected a floating point tensor, got dtype {input.dtype}")
     return input
 

@@ -299,7 +299,7 @@ def div(input: Any, other: Any, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is not None:
         return _div_rounded(input, other, rounding_mode)
     a, b = _operands("div", input, other)
-    if (a if isinstance(a, Tensor) else b).data.dtype.kind in "biu":
+    if (a if isinstance(a, Tensor) else b)._data.dtype.kind in "biu":
         d = dtypes.get_default_dtype()
         a, b = _to_dtype(a, d), _to_dtype(b, d)
     return Div.apply(a, b)
@@ -333,8 +333,8 @@ def neg(input: Tensor) -> Tensor:
 
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / input`` (the seeds' 1/x node, gradient ``-y**2``)."""
-    if input.data.dtype.kind in "biu":
-        input = Tensor._make(input.data.astype(dtypes.get_default_dtype()))
+    if input._data.dtype.kind in "biu":
+        input = Tensor._make(input._data.astype(dtypes.get_default_dtype()))
     return Reciprocal.apply(input)
 
 
@@ -354,10 +354,10 @@ def clone(input: Tensor) -> Tensor:
 def cast(input: Tensor, dtype: Any) -> Tensor:
     """``input.to(dtype)``; differentiable between floating dtypes."""
     dtype = dtypes.as_dtype(dtype)
-    if input.data.dtype == dtype:
+    if input._data.dtype == dtype:
         return input
     if dtype.kind not in "fc":
-        return Tensor._make(input.data.astype(dtype))
+        return Tensor._make(input._data.astype(dtype))
     return Cast.apply(input, dtype=dtype)
 
 
@@ -379,18 +379,18 @@ def _operands(op: str, a: Any, b: Any) -> tuple[Any, Any]:
     compute in PyTorch's result dtype. The common cases return at once."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if b.data.dtype == a.data.dtype:
+            if b._data.dtype == a._data.dtype:
                 return a, b
         elif type(b) is float:
-            if a.data.dtype.kind in "fc":
+            if a._data.dtype.kind in "fc":
                 return a, b
-        elif type(b) is int and a.data.dtype.kind != "b":
+        elif type(b) is int and a._data.dtype.kind != "b":
             return a, b
     elif isinstance(b, Tensor):
         if type(a) is float:
-            if b.data.dtype.kind in "fc":
+            if b._data.dtype.kind in "fc":
                 return a, b
-        elif type(a) is int and b.data.dtype.kind != "b":
+        elif type(a) is int and b._data.dtype.kind != "b":
             return a, b
     return _coerce(op, a, b)  # type: ignore[return-value]
 
@@ -421,7 +421,7 @@ def _coerce(op: str, *operands: Any) -> tuple[Any, ...]:
 
 def _to_dtype(x: Any, dtype: np.dtype) -> Any:
     if isinstance(x, Tensor):
-        return x if x.data.dtype == dtype else cast(x, dtype)
+        return x if x._data.dtype == dtype else cast(x, dtype)
     if isinstance(x, np.ndarray):
         return x if x.dtype == dtype else x.astype(dtype)
     if x is None:

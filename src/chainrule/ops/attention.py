@@ -139,7 +139,7 @@ def _additive_mask(attn_mask: Any, is_causal: bool, T: int, S: int,
     """One additive mask (0 or -inf for booleans, the values for floats), or None."""
     mask = None
     if attn_mask is not None:
-        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
         if m.dtype == bool:
             mask = np.where(m, 0.0, -np.inf).astype(dtype)
         else:
@@ -173,7 +173,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         if not isinstance(t, Tensor):
             raise TypeError(f"scaled_dot_product_attention: {name} must be a Tensor, got "
                             f"{type(t).__name__}")
-        if t.ndim < 2 or t.data.dtype.kind != "f":
+        if t.ndim < 2 or t._data.dtype.kind != "f":
             raise ShapeError(f"scaled_dot_product_attention: {name} must be a floating tensor "
                              f"of at least 2 dims (*, L, E), got shape {tuple(t.shape)}, dtype "
                              f"{t.dtype}")
@@ -193,7 +193,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got "
                          f"{dropout_p}")
-    dtype = query.data.dtype
+    dtype = query._data.dtype
     mask = _additive_mask(attn_mask, is_causal, T, S, dtype)
     if mask is not None:
         try:
@@ -209,8 +209,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         keep = kept * np.asarray(0 if dropout_p == 1 else 1 / (1 - dropout_p), dtype)
     scale = 1 / math.sqrt(d) if scale is None else float(scale)
     if (isinstance(attn_mask, Tensor) and attn_mask.requires_grad
-            and attn_mask.data.dtype.kind == "f"):  # a learned additive bias: recorded
-        learned = attn_mask.to(dtype) if attn_mask.data.dtype != dtype else attn_mask
+            and attn_mask._data.dtype.kind == "f"):  # a learned additive bias: recorded
+        learned = attn_mask.to(dtype) if attn_mask._data.dtype != dtype else attn_mask
         if is_causal:
             learned = learned + Tensor._make(_additive_mask(None, True, T, S, dtype))
         return ScaledDotProductAttention.apply(query, key, value, learned, scale=scale,

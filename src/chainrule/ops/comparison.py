@@ -24,7 +24,7 @@ __all__ = [
 
 def _data(op: str, x: Any) -> np.ndarray:
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     if isinstance(x, np.ndarray | builtins.int | builtins.float | builtins.bool):
         return np.asarray(x)
     raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
@@ -54,7 +54,7 @@ def isclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
 def allclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> builtins.bool:
     """True if every element of ``input`` is close to ``other`` (see :func:`isclose`)."""
-    return builtins.bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    return builtins.bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
 def equal(input: Tensor, other: Tensor) -> builtins.bool:

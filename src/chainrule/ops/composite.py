@@ -80,7 +80,7 @@ def masked_select(input: Tensor, mask: Any) -> Tensor:
     """The elements of ``input`` where the boolean ``mask`` is True, as a 1-D tensor
     (input and mask broadcast together)."""
     x = _tensor("masked_select", input)
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_select: expected a boolean mask, got dtype {m.dtype}")
     shape = np.broadcast_shapes(m.shape, tuple(x.shape))
@@ -149,7 +149,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
     """The distinct elements, sorted (no gradient); optionally the inverse indices and the
     counts, as ``torch.unique``."""
     x = _tensor("unique", input)
-    a = x.data
+    a = x._data
     if dim is None:
         vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True)
         inv = inv.reshape(a.shape)
@@ -168,7 +168,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
     """The indices of the nonzero elements: ``(N, ndim)`` int64, or one 1-D tensor per
     dimension with ``as_tuple=True``."""
-    a = _tensor("nonzero", input).data
+    a = _tensor("nonzero", input)._data
     idx = np.nonzero(a) if a.ndim else np.nonzero(a.reshape(1))
     if as_tuple:
         return tuple(Tensor._make(i.astype(np.int64)) for i in idx)

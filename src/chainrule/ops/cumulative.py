@@ -54,7 +54,7 @@ class Cumprod(Op):
     def backward(self, dY: Any) -> Any:
         """dx = revcumsum(dY * Y, dim) / x  (*) = (*)(*)(*)"""
         x = self.input(0)
-        xd = x.data if isinstance(x, Tensor) else x
+        xd = x._data if isinstance(x, Tensor) else x
         if not (xd == 0).any():
             return _revcumsum(dY * self.output(), self.dim) / x
         if isinstance(dY, Tensor):
@@ -83,8 +83,8 @@ def _prepare(op: str, input: Any, dim: Any, dtype: Any) -> tuple[Tensor, int]:
     x = input
     if dtype is not None:
         x = x.to(dtype)
-    elif x.data.dtype.kind in "biu":  # integers accumulate in int64, as PyTorch
-        x = Tensor._make(x.data.astype(np.int64))
+    elif x._data.dtype.kind in "biu":  # integers accumulate in int64, as PyTorch
+        x = Tensor._make(x._data.astype(np.int64))
     d = _dim(op, dim, x.ndim)
     if x.ndim == 0:
         x = x.reshape(1)

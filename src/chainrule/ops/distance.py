@@ -22,14 +22,14 @@ __all__ = ["cosine_similarity", "pairwise_distance"]
 def _float(fn: str, name: str, x: Any) -> Tensor:
     if not isinstance(x, Tensor):
         x = Tensor._make(np.asarray(x))
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         x = x.float()
     return x
 
 
 def _safe_sqrt(s: Tensor) -> Tensor:
     """sqrt(s) for s >= 0 with gradient 0 (not inf/NaN) where s == 0."""
-    pos = s.data > 0
+    pos = s._data > 0
     if pos.all():
         return s.sqrt()
     return _math.where(pos, _math.where(pos, s, 1.0).sqrt(), 0.0)
@@ -47,10 +47,10 @@ def vector_norm(x: Tensor, p: float, dim: int, keepdim: bool = False) -> Tensor:
     if p == -math.inf:
         return a.amin(dim, keepdim=keepdim)
     if p == 0:  # the number of non-zero entries: piecewise constant, no gradient
-        count = (x.data != 0).sum(axis=dim, keepdims=keepdim).astype(x.data.dtype)
+        count = (x._data != 0).sum(axis=dim, keepdims=keepdim).astype(x._data.dtype)
         return Tensor._make(count)
     s = (a ** p).sum(dim, keepdim=keepdim)
-    pos = s.data > 0
+    pos = s._data > 0
     if pos.all():
         return s ** (1.0 / p)
     return _math.where(pos, _math.where(pos, s, 1.0) ** (1.0 / p), 0.0)
@@ -83,7 +83,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 
     def clamped_norm(x: Tensor) -> Tensor:
         n = vector_norm(x, 2, dim, keepdim=True)
-        v = n.data
+        v = n._data
         lift = np.maximum(v, eps) - v
         return n + Tensor._make(lift.astype(v.dtype, copy=False)) if lift.any() else n
 

@@ -398,8 +398,8 @@ def _floating(op: str, input: Any) -> Tensor:
     """The input of a floating-point function: integers become the default dtype."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(input).__name__}")
-    if input.data.dtype.kind in "biu":
-        return Tensor._make(input.data.astype(dtypes.get_default_dtype()))
+    if input._data.dtype.kind in "biu":
+        return Tensor._make(input._data.astype(dtypes.get_default_dtype()))
     return input
 
 
@@ -480,7 +480,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
         min = min.item()
     if isinstance(max, np.generic):
         max = max.item()
-    kind = input.data.dtype.kind
+    kind = input._data.dtype.kind
     if kind not in "fc" and not (kind in "iu" and isinstance(min, int | None)
                                  and isinstance(max, int | None)):
         # e.g. an int tensor clamped to 0.5 becomes the default float dtype
@@ -511,7 +511,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     ``where(condition)`` alone returns the indices of the True elements, one int64
     tensor per dimension (as ``nonzero(as_tuple=True)``).
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(
             f"where: expected condition to be a boolean tensor, got a tensor with dtype "

@@ -56,7 +56,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     Output shape ``(*input.shape, embedding_dim)``. ``padding_idx``'s row gets no gradient;
     ``max_norm`` renormalises, in place, looked-up rows whose norm exceeds it.
     """
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: expected indices of an integer dtype (Long or Int), "
                            f"got {idx.dtype}")
@@ -88,9 +88,9 @@ def _renorm(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) 
     """Scale the looked-up rows of ``weight`` whose norm exceeds ``max_norm`` (in place)."""
     with no_grad():
         rows = np.unique(idx)
-        norms = np.linalg.norm(weight.data[rows], ord=norm_type, axis=1)
+        norms = np.linalg.norm(weight._data[rows], ord=norm_type, axis=1)
         big = norms > max_norm
         if big.any():
             factor = max_norm / (norms[big] + 1e-7)
-            weight.data[rows[big]] *= factor[:, None].astype(weight.data.dtype)
+            weight._data[rows[big]] *= factor[:, None].astype(weight._data.dtype)
             weight._version[0] += 1

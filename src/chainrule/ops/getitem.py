@@ -42,9 +42,9 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 def _convert_index_item(item: Any) -> Any:
     if isinstance(item, Tensor):
-        return _checked_index_array(item.data)
+        return _checked_index_array(item._data)
     if isinstance(item, list):
-        arr = np.asarray([i.data if isinstance(i, Tensor) else i for i in item])
+        arr = np.asarray([i._data if isinstance(i, Tensor) else i for i in item])
         return arr.astype(np.intp) if arr.size == 0 else _checked_index_array(arr)
     if isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_):
         if not _INT64_MIN <= int(item) <= _INT64_MAX:

@@ -36,7 +36,7 @@ def _tensor(op: str, x: Any) -> Tensor:
 
 
 def _index(op: str, index: Any) -> np.ndarray:
-    i = index.data if isinstance(index, Tensor) else np.asarray(index)
+    i = index._data if isinstance(index, Tensor) else np.asarray(index)
     if i.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected an int64 index tensor, got dtype {i.dtype}")
     return i.astype(np.int64, copy=False)
@@ -278,8 +278,8 @@ def _scatter(op: str, input: Tensor, dim: int, index: Any, src: Any, add: bool) 
     i = _index(op, index)
     _check_gather_index(op, tuple(x.shape), d, i, "self")
     if not isinstance(src, Tensor):  # a number: ``value=``
-        src = Tensor._make(np.full(i.shape, src, x.data.dtype))
-    elif src.data.dtype != x.data.dtype:
+        src = Tensor._make(np.full(i.shape, src, x._data.dtype))
+    elif src._data.dtype != x._data.dtype:
         raise RuntimeError(f"{op}: expected self and src to have the same dtype, got "
                            f"{x.dtype} and {src.dtype}")
     for k, (n, m) in enumerate(zip(i.shape, src.shape, strict=False)):
@@ -390,7 +390,7 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
     filled elements).
     """
     x = _tensor("masked_fill", input)
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: expected a boolean mask, got dtype {m.dtype}")
     try:
@@ -409,12 +409,12 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
         if value.requires_grad:
             from chainrule.ops.elementwise import where
 
-            return where(m, _to_dtype(value, x.data.dtype), x)
+            return where(m, _to_dtype(value, x._data.dtype), x)
         value = value.item()
-    if x.data.dtype.kind in "biu" and isinstance(value, float) and not float(value).is_integer():
+    if x._data.dtype.kind in "biu" and isinstance(value, float) and not float(value).is_integer():
         raise RuntimeError(f"masked_fill: value {value} cannot be converted to {x.dtype} "
                            "without overflow or loss")
-    if x.data.dtype.kind == "b" and not isinstance(value, bool | np.bool_ | int):
+    if x._data.dtype.kind == "b" and not isinstance(value, bool | np.bool_ | int):
         x = _to_dtype(x, result_type(x, value))
     return MaskedFill.apply(x, mask=m, value=value)
 

@@ -120,7 +120,7 @@ def _square(fn: str, A: Tensor) -> None:
 def _floating(fn: str, A: Any) -> Tensor:
     if not isinstance(A, Tensor):
         A = Tensor._make(np.asarray(A))
-    if A.data.dtype.kind != "f":
+    if A._data.dtype.kind != "f":
         raise TypeError(f"{fn}: Expected a floating point tensor as input. Got {A.dtype}")
     return A
 
@@ -149,7 +149,7 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
         raise ShapeError(f"{fn}: Incompatible shapes of A and B for the equation "
                          f"{'AX = B' if left else 'XA = B'} ({A.shape[-2]}x{n} and "
                          f"{B.shape[-2]}x{B.shape[-1]})")
-    if A.data.dtype != B.data.dtype:
+    if A._data.dtype != B._data.dtype:
         raise RuntimeError(f"{fn}: Expected A and B to have the same dtype, but found A of "
                            f"type {A.dtype} and B of type {B.dtype} instead.")
     if left:
@@ -170,10 +170,10 @@ def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:
     if upper:
         L = _mT(L)
     n = L.shape[-1]
-    other = L.data * (1 - np.tril(np.ones((n, n), L.data.dtype)))
+    other = L._data * (1 - np.tril(np.ones((n, n), L._data.dtype)))
     if other.any():  # the other triangle: dropped from the value, not from the gradient
         L = L - Tensor._make(other)
     A = _math.matmul(L, _mT(L))
-    eye = Tensor._make(np.broadcast_to(np.eye(n, dtype=L.data.dtype), A.shape))
+    eye = Tensor._make(np.broadcast_to(np.eye(n, dtype=L._data.dtype), A.shape))
     Linv = SolveTriangular.apply(Cholesky.apply(A), eye, upper=False)
     return _math.matmul(_mT(Linv), Linv)

@@ -200,7 +200,7 @@ def _shape(x: Any) -> tuple[int, ...]:
 def _float_tensor(fn: str, input: Any) -> Tensor:
     if not isinstance(input, Tensor):
         input = Tensor._make(np.asarray(input))
-    if input.data.dtype.kind != "f":
+    if input._data.dtype.kind != "f":
         raise TypeError(f"{fn}: expected a floating point input, got dtype {input.dtype} "
                         "(convert with .float())")
     return input
@@ -209,10 +209,10 @@ def _float_tensor(fn: str, input: Any) -> Tensor:
 def _like(fn: str, target: Any, input: Tensor) -> Any:
     """``target`` in the dtype of ``input`` (differentiably if it is a float Tensor)."""
     if isinstance(target, Tensor):
-        if target.data.dtype == input.data.dtype:
+        if target._data.dtype == input._data.dtype:
             return target
-        return target.to(input.dtype) if target.data.dtype.kind == "f" else \
-            Tensor._make(target.data.astype(input.dtype))
+        return target.to(input.dtype) if target._data.dtype.kind == "f" else \
+            Tensor._make(target._data.astype(input.dtype))
     return np.asarray(target, dtype=input.dtype)
 
 
@@ -231,9 +231,9 @@ def _promote(input: Tensor, target: Any) -> Tensor:
     """``input`` cast (differentiably) to a wider floating target's dtype, as PyTorch's
     type promotion does: float32 logits with a float64 target give a float64 loss."""
     t = _math.data(target)
-    if isinstance(t, np.ndarray) and t.dtype.kind == "f" and t.dtype != input.data.dtype:
-        wide = np.promote_types(t.dtype, input.data.dtype)
-        if wide != input.data.dtype:
+    if isinstance(t, np.ndarray) and t.dtype.kind == "f" and t.dtype != input._data.dtype:
+        wide = np.promote_types(t.dtype, input._data.dtype)
+        if wide != input._data.dtype:
             return input.to(wide)
     return input
 
@@ -273,8 +273,8 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     target. Shapes that differ but broadcast are broadcast with a warning, as in PyTorch.
     """
     if (isinstance(input, Tensor) and isinstance(target, Tensor) and reduction == "mean"
-            and input.data.dtype.kind == "f" and target.data.dtype == input.data.dtype
-            and target.data.shape == input.data.shape):  # the common case, checked at once
+            and input._data.dtype.kind == "f" and target._data.dtype == input._data.dtype
+            and target._data.shape == input._data.shape):  # the common case, checked at once
         return MSELoss.apply(input, target)
     _check_reduction("mse_loss", reduction)
     input = _float_tensor("mse_loss", input)

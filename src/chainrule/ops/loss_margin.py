@@ -70,7 +70,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = 
     reduction = legacy_reduction(fn, size_average, reduce, reduction)
     input = as_float(fn, "input", input)
     target = target_like(target, input)
-    if target.data.dtype != input.data.dtype:  # PyTorch: the input's dtype
+    if target._data.dtype != input._data.dtype:  # PyTorch: the input's dtype
         target = target.to(input.dtype)
     shape = np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
     if shape != tuple(input.shape):  # the result is written into the input's shape
@@ -130,7 +130,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     others[rows, tt] = False  # the target class itself is not summed
     h = _math.where(others, h, 0.0)
     if w is not None:
-        h = h * w.astype(input.data.dtype)[tt].reshape(N, 1)
+        h = h * w.astype(input._data.dtype)[tt].reshape(N, 1)
     loss = h.sum(1) / C
     if vector:
         loss = loss.reshape(t.shape)  # () for a 0-d target, (1,) for a 1-element one

@@ -59,7 +59,7 @@ def as_float(fn: str, name: str, x: Any) -> Tensor:
         if arr.dtype.kind not in "f":
             arr = arr.astype(np.float32 if arr.dtype.kind in "iub" else arr.dtype)
         x = Tensor._make(arr)
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         raise TypeError(f"{fn}: expected a floating point {name}, got dtype {x.dtype} "
                         "(convert with .float())")
     return x
@@ -68,8 +68,8 @@ def as_float(fn: str, name: str, x: Any) -> Tensor:
 def target_like(x: Any, input: Tensor) -> Tensor:
     """A target as a Tensor; plain numbers/arrays take the input's dtype."""
     if isinstance(x, Tensor):
-        return x if x.data.dtype.kind == "f" else x.to(input.dtype)
-    return Tensor._make(np.asarray(x, dtype=input.data.dtype))
+        return x if x._data.dtype.kind == "f" else x.to(input.dtype)
+    return Tensor._make(np.asarray(x, dtype=input._data.dtype))
 
 
 def _size_warning(fn: str, input: Tensor, target: Tensor) -> None:
@@ -145,9 +145,9 @@ def _smooth(fn: str, input: Any, target: Any, reduction: str, beta: float,
     target = target_like(target, input)
     _size_warning(fn, input, target)
     input, target = _broadcast(input, target)
-    if huber and target.data.dtype != input.data.dtype:  # PyTorch: the input's dtype
+    if huber and target._data.dtype != input._data.dtype:  # PyTorch: the input's dtype
         target = target.to(input.dtype)
-    if input.data.dtype != target.data.dtype:
+    if input._data.dtype != target._data.dtype:
         from chainrule.promotion import result_type
         dt = result_type(input, target)
         input, target = input.to(dt), target.to(dt)
@@ -276,10 +276,10 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float,
     if isinstance(var, float):
         if var < 0:
             raise ValueError("var has negative entry/entries")
-        var = Tensor._make(np.full(ishape, var, dtype=input.data.dtype))
+        var = Tensor._make(np.full(ishape, var, dtype=input._data.dtype))
     else:
         var = as_float(fn, "var", var)
-        if (var.data < 0).any():
+        if (var._data < 0).any():
             raise ValueError("var has negative entry/entries")
     vshape = tuple(var.shape)
     if vshape != ishape:
@@ -291,7 +291,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float,
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{fn}: {reduction} is not valid")
     target = target_like(target, input)
-    v = var.data
+    v = var._data
     # clamp(var, eps) with the clamp outside the graph: var + constant
     var = var + Tensor._make((np.maximum(v, eps) - v).astype(v.dtype, copy=False))
     loss = 0.5 * (var.log() + (input - target) ** 2 / var)

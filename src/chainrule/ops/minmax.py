@@ -115,13 +115,13 @@ def _max_min(op: str, input: Tensor, dim: Any, keepdim: bool, axis: Any, keepdim
             f"{op}: dim must be an int, got {dim!r} (use amax/amin to reduce over several "
             "dimensions)"
         )
-    d = _one_dim(op, dim, x.data.ndim)
-    _check_nonempty(op, x, (d,) if x.data.ndim else None)
-    data = x.data if x.data.ndim else x.data.reshape(1)
+    d = _one_dim(op, dim, x._data.ndim)
+    _check_nonempty(op, x, (d,) if x._data.ndim else None)
+    data = x._data if x._data.ndim else x._data.reshape(1)
     arg = np.argmax if op == "max" else np.argmin
     idx = arg(data, axis=d, keepdims=True)
     values = (Max if op == "max" else Min).apply(x, dim=d, keepdim=bool(keepdim), indices=idx)
-    if not x.data.ndim:
+    if not x._data.ndim:
         idx = idx.reshape(())
     elif not keepdim:
         idx = idx.squeeze(d)
@@ -181,18 +181,18 @@ def _arg(op: str, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
     find = np.argmax if op == "argmax" else np.argmin
     if dim is None:
         _check_nonempty(op, x, None)
-        idx = np.asarray(find(x.data))
+        idx = np.asarray(find(x._data))
         if keepdim:
-            idx = idx.reshape((1,) * x.data.ndim)
+            idx = idx.reshape((1,) * x._data.ndim)
     else:
         if not isinstance(dim, int | np.integer):
             raise TypeError(f"{op}: dim must be an int or None, got {dim!r}")
-        d = _one_dim(op, dim, x.data.ndim)
-        if x.data.ndim == 0:
+        d = _one_dim(op, dim, x._data.ndim)
+        if x._data.ndim == 0:
             idx = np.zeros((), np.int64)
         else:
             _check_nonempty(op, x, (d,))
-            idx = find(x.data, axis=d, keepdims=bool(keepdim))
+            idx = find(x._data, axis=d, keepdims=bool(keepdim))
     return Tensor._make(idx.astype(np.int64, copy=False))
 
 

@@ -97,7 +97,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     ``momentum`` (the running variance with the unbiased batch variance). Otherwise the
     running statistics are used.
     """
-    x = input.data
+    x = input._data
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected an input of shape (N, C, *), got "
                          f"{tuple(x.shape)}")
@@ -115,8 +115,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             _update_running(running_var, var * (n / max(n - 1, 1)), momentum)
         batch_stats = True
     else:
-        mean = running_mean.data.astype(x.dtype)  # a copy: the buffer may change later
-        var, batch_stats = running_var.data.astype(x.dtype, copy=False), False
+        mean = running_mean._data.astype(x.dtype)  # a copy: the buffer may change later
+        var, batch_stats = running_var._data.astype(x.dtype, copy=False), False
     if weight is None and bias is not None:
         weight = np.ones(C, x.dtype)
     if bias is None and weight is not None:
@@ -138,8 +138,8 @@ def _batch_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _update_running(stat: Tensor, batch: np.ndarray, momentum: float) -> None:
     """stat = (1 - momentum) * stat + momentum * batch, in place (a buffer: no graph)."""
-    stat.data *= 1 - momentum
-    stat.data += momentum * batch.astype(stat.data.dtype, copy=False)
+    stat._data *= 1 - momentum
+    stat._data += momentum * batch.astype(stat._data.dtype, copy=False)
     stat._version[0] += 1
 
 
@@ -273,7 +273,7 @@ def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
     dtype's machine epsilon, as PyTorch)."""
     shape = _normalized_shape("rms_norm", input, normalized_shape, {"weight": weight})
     if eps is None:
-        eps = float(np.finfo(input.data.dtype).eps)
+        eps = float(np.finfo(input._data.dtype).eps)
     return RMSNorm.apply(input, weight, k=len(shape), eps=float(eps))
 # -- conv: group normalisation --------------------------------------------------------------
 

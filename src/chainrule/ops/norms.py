@@ -72,8 +72,8 @@ def vector_norm(x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False,
     if ord == -math.inf:
         return a.amin(dim=axes if axes is not None else tuple(range(x.ndim)), keepdim=keepdim)
     if ord == 0:
-        n = np.add.reduce(x.data != 0, axis=axes, keepdims=keepdim)
-        return Tensor._make(np.asarray(n, dtype=x.data.dtype))
+        n = np.add.reduce(x._data != 0, axis=axes, keepdims=keepdim)
+        return Tensor._make(np.asarray(n, dtype=x._data.dtype))
     if ord == 1:
         return a.sum(dim=axes, keepdim=keepdim)
     return (a ** ord).sum(dim=axes, keepdim=keepdim) ** (1.0 / ord)

@@ -354,8 +354,8 @@ class NanToNum(Op):
 
 def _rounded(cls: type[Op], op: str, input: Any, **kwargs: Any) -> Tensor:
     x = _tensor(op, input)
-    if x.data.dtype.kind in "biu":  # integers are already whole: a copy, as PyTorch
-        return Tensor._make(x.data.copy())
+    if x._data.dtype.kind in "biu":  # integers are already whole: a copy, as PyTorch
+        return Tensor._make(x._data.copy())
     return cls.apply(x, **kwargs)
 
 
@@ -385,16 +385,16 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:
 def frac(input: Tensor) -> Tensor:
     """The fractional part ``input - trunc(input)`` (gradient one)."""
     x = _tensor("frac", input)
-    if x.data.dtype.kind in "biu":
+    if x._data.dtype.kind in "biu":
         raise RuntimeError(f"frac: expected a floating point tensor, got dtype {x.dtype}")
     return Frac.apply(x)
 
 
 def _binary(cls: type[Op], op: str, input: Any, other: Any) -> Tensor:
     a, b = _operands(op, input, other)
-    kind = (a if isinstance(a, Tensor) else b).data.dtype.kind
+    kind = (a if isinstance(a, Tensor) else b)._data.dtype.kind
     if kind in "biu":  # integer remainders: exact, and without gradient
-        if np.any(_math.data(b) == 0) if not isinstance(b, Tensor) else np.any(b.data == 0):
+        if np.any(_math.data(b) == 0) if not isinstance(b, Tensor) else np.any(b._data == 0):
             raise ZeroDivisionError(f"{op}: integer division by zero")
         fn = np.remainder if cls is Remainder else np.fmod
         return Tensor._make(np.asarray(fn(_math.data(a), _math.data(b))))
@@ -415,7 +415,7 @@ def atan2(input: Any, other: Any) -> Tensor:
     """The angle of the point ``(other, input)`` in radians, in ``(-pi, pi]``."""
     a, b = _operands("atan2", input, other)
     t = a if isinstance(a, Tensor) else b
-    if t.data.dtype.kind in "biu":
+    if t._data.dtype.kind in "biu":
         a, b = _floating("atan2", a) if isinstance(a, Tensor) else a, \
             _floating("atan2", b) if isinstance(b, Tensor) else b
     return Atan2.apply(a, b)
@@ -452,8 +452,8 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
     """Replace NaN by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (default: the
     dtype's largest and smallest finite values); the gradient is zero where replaced."""
     x = _tensor("nan_to_num", input)
-    if x.data.dtype.kind in "biu":
-        return Tensor._make(x.data.copy())
+    if x._data.dtype.kind in "biu":
+        return Tensor._make(x._data.copy())
     return NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)
 
 

@@ -311,7 +311,7 @@ def _last_indices(x: Tensor, k: tuple[int, ...], s: tuple[int, ...], pads: Pads,
     if node is None:
         node = _MAX[d].__new__(_MAX[d])
         node.input_shapes = (tuple(x.shape),)
-        node.forward(x.data, kernel=k, stride=s, pads=pads, dilation=dl, grid=grid)
+        node.forward(x._data, kernel=k, stride=s, pads=pads, dilation=dl, grid=grid)
     return node.indices()
 
 
@@ -367,7 +367,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
         idx = y.grad_fn.indices
     else:
         node = AdaptiveMaxPool2d.__new__(AdaptiveMaxPool2d)
-        node.forward(x.data, output_size=size)
+        node.forward(x._data, output_size=size)
         idx = node.indices
     return out, Tensor._make(idx if batched else idx[0])
 

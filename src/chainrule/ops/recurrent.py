@@ -33,7 +33,7 @@ class MultiOutputOp(Op):
 
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> tuple[Tensor, ...]:  # type: ignore[override]
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
         node = _new_object(cls)
         outs = node.forward(*arrays, **kwargs)
         needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)

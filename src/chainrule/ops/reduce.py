@@ -82,10 +82,10 @@ def _dims(op: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: Any
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{op}: got both 'dim' and its alias 'axis'")
-        return _axes(op, axis, x.data.ndim, empty_means_all=False), bool(keepdim)
+        return _axes(op, axis, x._data.ndim, empty_means_all=False), bool(keepdim)
     if dim is None:
         return None, bool(keepdim)
-    return _axes(op, dim, x.data.ndim), bool(keepdim)
+    return _axes(op, dim, x._data.ndim), bool(keepdim)
 
 
 def _count(shape: tuple[int, ...], axes: Axes) -> int:
@@ -123,16 +123,16 @@ def _repeat(g: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _check_float(op: str, x: Tensor) -> None:
-    if x.data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fc":
         raise RuntimeError(
-            f"{op}: only floating point dtypes are supported, got {x.data.dtype} "
+            f"{op}: only floating point dtypes are supported, got {x._data.dtype} "
             "(convert with .float() first)"
         )
 
 
 def _check_nonempty(op: str, x: Tensor, axes: Axes) -> None:
     """Max-like reductions have no value for an empty slice (PyTorch raises too)."""
-    if x.data.size:
+    if x._data.size:
         return
     if axes is None:
         raise RuntimeError(
@@ -140,7 +140,7 @@ def _check_nonempty(op: str, x: Tensor, axes: Axes) -> None:
             f"(shape {tuple(x.shape)}); specify the dimension with the 'dim' argument"
         )
     for a in axes:
-        if x.data.shape[a] == 0:
+        if x._data.shape[a] == 0:
             raise IndexError(
                 f"{op}: expected reduction dim {a} to have non-zero size (shape "
                 f"{tuple(x.shape)})"
@@ -201,14 +201,14 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
     """
     x = _tensor("sum", input)
     if dim is None and axis is None and keepdims is None and dtype is None and not keepdim:
-        kind = x.data.dtype.kind  # the common case, kept short: a full sum
+        kind = x._data.dtype.kind  # the common case, kept short: a full sum
         if kind in "fc":
             return Sum.apply(x, axes=None, keepdim=False)
         return Sum.apply(x, axes=None, keepdim=False, dtype=np.int64)
     axes, keepdim = _dims("sum", x, dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = cast(x, dtype)
-    int_dtype = np.int64 if x.data.dtype.kind in "biu" else None
+    int_dtype = np.int64 if x._data.dtype.kind in "biu" else None
     return Sum.apply(x, axes=axes, keepdim=keepdim, dtype=int_dtype)
 
 
@@ -220,15 +220,15 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     """
     x = _tensor("mean", input)
     if dim is None and axis is None and keepdims is None and dtype is None and not keepdim \
-            and x.data.dtype.kind == "f":  # the common case, kept short: a full mean
+            and x._data.dtype.kind == "f":  # the common case, kept short: a full mean
         return Mean.apply(x, axes=None, keepdim=False)
     axes, keepdim = _dims("mean", x, dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = cast(x, dtype)
-    if x.data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fc":
         raise RuntimeError(
             f"mean: could not infer the output dtype: the input dtype must be floating "
-            f"point, got {x.data.dtype} (convert with .float() or pass dtype=cr.float32)"
+            f"point, got {x._data.dtype} (convert with .float() or pass dtype=cr.float32)"
         )
     return Mean.apply(x, axes=axes, keepdim=keepdim)
 
@@ -397,8 +397,8 @@ def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: An
     if dim is None and axis is None:
         raise TypeError("logsumexp: missing the required argument 'dim' (an int or a tuple)")
     axes, keepdim = _dims("logsumexp", x, dim, keepdim, axis, keepdims)
-    if x.data.dtype.kind in "biu":
-        x = Tensor._make(x.data.astype(dtypes.get_default_dtype()))
+    if x._data.dtype.kind in "biu":
+        x = Tensor._make(x._data.astype(dtypes.get_default_dtype()))
     return Logsumexp.apply(x, axes=axes, keepdim=keepdim)
 
 
@@ -455,5 +455,5 @@ def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     axes, keepdim = _dims("prod", x, dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = cast(x, dtype)
-    int_dtype = np.int64 if x.data.dtype.kind in "biu" else None
+    int_dtype = np.int64 if x._data.dtype.kind in "biu" else None
     return Prod.apply(x, axes=axes, keepdim=keepdim, dtype=int_dtype)

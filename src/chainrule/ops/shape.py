@@ -72,7 +72,7 @@ def _operand(x: Any) -> Any:
 def _view_of(input: Any, out: Tensor) -> Tensor:
     """A result sharing memory with its input shares its version counter too (as PyTorch's
     views do), so changing either in place is caught by a backward that saved the other."""
-    if isinstance(input, Tensor) and np.may_share_memory(out.data, input.data):
+    if isinstance(input, Tensor) and np.may_share_memory(out._data, input._data):
         out._version = input._version
     return out
 

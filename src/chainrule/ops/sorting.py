@@ -60,7 +60,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
         return _SortResult(gather(x, 0, np.zeros((), np.int64)),
                            Tensor._make(np.zeros((), np.int64)))
     d = _dim("sort", dim, x.ndim)
-    idx = _order(x.data, d, descending)
+    idx = _order(x._data, d, descending)
     return _SortResult(gather(x, d, idx), Tensor._make(idx))
 
 
@@ -86,7 +86,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if x.ndim == 0:
         return _TopkResult(x.reshape(()) * 1 if k else x.reshape(1)[:0],
                            Tensor._make(np.zeros((), np.int64)))
-    idx = np.take(_order(x.data, d, largest), np.arange(k), axis=d)
+    idx = np.take(_order(x._data, d, largest), np.arange(k), axis=d)
     return _TopkResult(gather(x, d, idx), Tensor._make(idx))
 
 
@@ -136,7 +136,7 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: int | None = None
     """
     x = _tensor("repeat_interleave", input)
     if repeats is None:
-        counts = x.data
+        counts = x._data
         if counts.ndim > 1 or counts.dtype.kind not in "iu":
             raise TypeError("repeat_interleave: repeats must be a 1-D integer tensor")
         return Tensor._make(np.repeat(np.arange(counts.size), counts).astype(np.int64))
@@ -146,7 +146,7 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: int | None = None
         d = _dim("repeat_interleave", dim, x.ndim)
     if x.ndim == 0:
         x = x.reshape(1)
-    r = repeats.data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    r = repeats._data if isinstance(repeats, Tensor) else np.asarray(repeats)
     n = x.shape[d]
     if r.ndim > 1 or (r.ndim == 1 and r.size not in (1, n)):
         raise ShapeError(f"repeat_interleave: repeats must have the same size as input along "
@@ -165,7 +165,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     if x.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape "
                            f"{tuple(x.shape)}")
-    w = x.data.astype(np.float64).reshape(-1, x.shape[-1])
+    w = x._data.astype(np.float64).reshape(-1, x.shape[-1])
     n = w.shape[1]
     if not np.isfinite(w).all() or (w < 0).any():
         raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "

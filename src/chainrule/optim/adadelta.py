@@ -66,10 +66,10 @@ class Adadelta(Optimizer):
                     state["step"] = self._new_step()
                     state["square_avg"] = self._zeros_like(p)
                     state["acc_delta"] = self._zeros_like(p)
-                state["step"].data[...] += 1
-                a = p.data
-                g = step_grad(a, p.grad.data, wd, maximize)
-                v, u = state["square_avg"].data, state["acc_delta"].data
+                state["step"]._data[...] += 1
+                a = p._data
+                g = step_grad(a, p.grad._data, wd, maximize)
+                v, u = state["square_avg"]._data, state["acc_delta"]._data
                 v *= rho
                 v += (1 - rho) * g * g
                 std = np.sqrt(v + eps)

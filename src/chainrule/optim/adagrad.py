@@ -74,7 +74,7 @@ class Adagrad(Optimizer):
         state = self.state[p]
         state["step"] = self._new_step()
         init = float(group["initial_accumulator_value"])
-        state["sum"] = Tensor._make(np.full(p.data.shape, init, p.data.dtype))
+        state["sum"] = Tensor._make(np.full(p._data.shape, init, p._data.dtype))
         return state
 
     def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
@@ -93,14 +93,14 @@ class Adagrad(Optimizer):
         state = self.state[p]
         if len(state) == 0:  # e.g. a state dict without this parameter was loaded
             state = self._init_state(p, group)
-        step_t = state["step"].data
+        step_t = state["step"]._data
         step_t += 1
         clr = lr / (1 + (step_t.item() - 1) * lr_decay)
 
-        a = p.data
+        a = p._data
         s0, s1 = self._scratch(a, 0), self._scratch(a, 1)
-        d = self._grad_for_update(a, p.grad.data, weight_decay, maximize, s0)
-        acc = state["sum"].data  # s <- s + d * d
+        d = self._grad_for_update(a, p.grad._data, weight_decay, maximize, s0)
+        acc = state["sum"]._data  # s <- s + d * d
         np.add(acc, np.multiply(d, d, out=s1), out=acc)
         std = np.sqrt(acc, out=s1)  # sqrt(s) + eps
         np.add(std, eps, out=std)

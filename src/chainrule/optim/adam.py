@@ -100,7 +100,7 @@ class Adam(Optimizer):
         decoupled: bool,
     ) -> None:
         """One Adam update of parameter ``p``, in place on its array and state buffers."""
-        a = p.data
+        a = p._data
         state = self.state[p]
         if len(state) == 0:
             state["step"] = self._new_step()
@@ -108,20 +108,20 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = self._zeros_like(p)
             if amsgrad:
                 state["max_exp_avg_sq"] = self._zeros_like(p)
-        step_t = state["step"].data
+        step_t = state["step"]._data
         step_t += 1
         step = step_t.item()
-        m = state["exp_avg"].data
-        v = state["exp_avg_sq"].data
+        m = state["exp_avg"]._data
+        v = state["exp_avg_sq"]._data
         s0, s1 = self._scratch(a, 0), self._scratch(a, 1)
         one_m_b1, b2, one_m_b2, bc2_sqrt, eps_, neg_step_size, shrink = self._factors(
             a.dtype, lr, beta1, beta2, eps, weight_decay, step)
 
         if decoupled and weight_decay != 0:
             np.multiply(a, shrink, out=a)  # p * (1 - lr * weight_decay)
-            d = self._grad_for_update(a, p.grad.data, 0.0, maximize, s0)
+            d = self._grad_for_update(a, p.grad._data, 0.0, maximize, s0)
         else:
-            d = self._grad_for_update(a, p.grad.data, weight_decay, maximize, s0)
+            d = self._grad_for_update(a, p.grad._data, weight_decay, maximize, s0)
 
         np.subtract(d, m, out=s1)  # m <- m + (1 - beta1) * (d - m)
         np.multiply(s1, one_m_b1, out=s1)
@@ -134,7 +134,7 @@ class Adam(Optimizer):
         if amsgrad:
             if "max_exp_avg_sq" not in state:  # amsgrad switched on mid-training
                 state["max_exp_avg_sq"] = self._zeros_like(p)
-            v_max = state["max_exp_avg_sq"].data
+            v_max = state["max_exp_avg_sq"]._data
             np.maximum(v_max, v, out=v_max)
             v = v_max
         denom = np.sqrt(v, out=s1)  # sqrt(v) / sqrt(bc2) + eps

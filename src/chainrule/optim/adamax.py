@@ -62,11 +62,11 @@ class Adamax(Optimizer):
                     state["step"] = self._new_step()
                     state["exp_avg"] = self._zeros_like(p)
                     state["exp_inf"] = self._zeros_like(p)
-                step_t = state["step"].data
+                step_t = state["step"]._data
                 step_t[...] += 1
-                a = p.data
-                g = step_grad(a, p.grad.data, wd, maximize)
-                m, u = state["exp_avg"].data, state["exp_inf"].data
+                a = p._data
+                g = step_grad(a, p.grad._data, wd, maximize)
+                m, u = state["exp_avg"]._data, state["exp_inf"]._data
                 lerp_(m, g, 1 - beta1)
                 u *= beta2
                 np.maximum(u, np.abs(g) + eps, out=u)

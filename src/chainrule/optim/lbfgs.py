@@ -130,7 +130,7 @@ def _strong_wolfe(obj_func: Callable[[Any, Any, np.ndarray], tuple[float, np.nda
 def _data(x: Any) -> Any:
     """A state value as NumPy (Tensors unwrapped, lists element-wise)."""
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     if isinstance(x, list):
         return [_data(v) for v in x]
     return x
@@ -191,24 +191,24 @@ class LBFGS(Optimizer):
 
     # -- flat views of the parameters -------------------------------------------------
     def _gather_flat_grad(self) -> np.ndarray:
-        views = [np.zeros(p.data.size, p.data.dtype) if p.grad is None
-                 else p.grad.data.reshape(-1) for p in self._params]
+        views = [np.zeros(p._data.size, p._data.dtype) if p.grad is None
+                 else p.grad._data.reshape(-1) for p in self._params]
         return np.concatenate(views)
 
     def _add_grad(self, step_size: Any, update: np.ndarray) -> None:
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += step_size * update[offset:offset + n].reshape(p.data.shape)
+            n = p._data.size
+            p._data += step_size * update[offset:offset + n].reshape(p._data.shape)
             p._version[0] += 1
             offset += n
 
     def _clone_param(self) -> list[np.ndarray]:
-        return [p.data.copy() for p in self._params]
+        return [p._data.copy() for p in self._params]
 
     def _set_param(self, values: list[np.ndarray]) -> None:
         for p, v in zip(self._params, values, strict=True):
-            p.data[...] = v
+            p._data[...] = v
             p._version[0] += 1
 
     def _directional_evaluate(self, closure: Closure, x: list[np.ndarray], t: Any,
@@ -360,7 +360,7 @@ class LBFGS(Optimizer):
 
 def _copy(x: Any) -> Any:
     if isinstance(x, Tensor):
-        return x.data.copy()
+        return x._data.copy()
     if isinstance(x, np.ndarray):
         return x.copy()
     if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor from torch's dict

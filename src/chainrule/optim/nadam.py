@@ -77,23 +77,23 @@ class NAdam(Optimizer):
                 if len(state) == 0:
                     state["step"] = self._new_step()
                     state["mu_product"] = self._new_step()
-                    state["mu_product"].data[...] = 1
+                    state["mu_product"]._data[...] = 1
                     state["exp_avg"] = self._zeros_like(p)
                     state["exp_avg_sq"] = self._zeros_like(p)
-                step_t = state["step"].data
+                step_t = state["step"]._data
                 step_t[...] += 1
                 t = step_t.item()
-                a = p.data
+                a = p._data
                 bias_correction2 = 1 - beta2**t
                 if wd != 0 and decoupled:
                     a *= 1 - lr * wd
-                g = step_grad(a, p.grad.data, 0.0 if decoupled else wd, maximize)
+                g = step_grad(a, p.grad._data, 0.0 if decoupled else wd, maximize)
                 mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
                 mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-                mu_prod_t = state["mu_product"].data
+                mu_prod_t = state["mu_product"]._data
                 mu_prod_t *= mu  # in the state's own dtype, as PyTorch
                 mu_prod = mu_prod_t.item()
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 lerp_(m, g, 1 - beta1)
                 v *= beta2
                 v += (1 - beta2) * g * g

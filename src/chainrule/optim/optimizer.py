@@ -190,11 +190,11 @@ class Optimizer:
                     g.detach_()
                 else:
                     g.requires_grad = False
-                if g.data.flags.writeable:
-                    g.data.fill(0)
+                if g._data.flags.writeable:
+                    g._data.fill(0)
                     g._version[0] += 1
                 else:  # e.g. a read-only broadcast view handed out by backward
-                    p.grad = Tensor._make(np.zeros(p.data.shape, p.data.dtype))
+                    p.grad = Tensor._make(np.zeros(p._data.shape, p._data.dtype))
 
     @_counts_steps
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -273,7 +273,7 @@ class Optimizer:
 
     @staticmethod
     def _zeros_like(p: Tensor) -> Tensor:
-        return Tensor._make(np.zeros(p.data.shape, p.data.dtype))
+        return Tensor._make(np.zeros(p._data.shape, p._data.dtype))
 
     # -- state dicts ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -377,7 +377,7 @@ def _as_index(key: Any) -> Any:
 def _copy_value(value: Any) -> Any:
     """Deep-copy the containers and arrays of a loaded value (numbers, strings are shared)."""
     if isinstance(value, Tensor):
-        return Tensor._make(value.data.copy())
+        return Tensor._make(value._data.copy())
     if isinstance(value, np.ndarray):
         return Tensor._make(value.copy())
     if isinstance(value, dict):
@@ -390,16 +390,16 @@ def _copy_value(value: Any) -> Any:
 def _cast_buffer(name: str, pid: Any, key: str, value: Any, param: Tensor) -> Any:
     """Copy one loaded state entry for ``param``: arrays become Tensors of its dtype."""
     if isinstance(value, Tensor | np.ndarray):
-        arr = value.data if isinstance(value, Tensor) else value
+        arr = value._data if isinstance(value, Tensor) else value
         if key == "step":
             return Tensor._make(np.array(arr, dtype=arr.dtype if arr.dtype.kind == "f"
                                          else np.float32))
-        if arr.ndim and arr.shape != param.data.shape:
+        if arr.ndim and arr.shape != param._data.shape:
             raise ValueError(
                 f"{name}.load_state_dict: state {key!r} of parameter {pid} has shape "
-                f"{tuple(arr.shape)}, but the parameter has shape {tuple(param.data.shape)}"
+                f"{tuple(arr.shape)}, but the parameter has shape {tuple(param._data.shape)}"
             )
-        dtype = param.data.dtype if param.data.dtype.kind in "fc" else arr.dtype
+        dtype = param._data.dtype if param._data.dtype.kind in "fc" else arr.dtype
         return Tensor._make(np.array(arr, dtype=dtype))
     if key == "step" and isinstance(value, numbers.Real) and math.isfinite(value):
         return Tensor._make(np.array(float(value), dtype=Optimizer._new_step().dtype))

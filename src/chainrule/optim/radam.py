@@ -68,14 +68,14 @@ class RAdam(Optimizer):
                     state["step"] = self._new_step()
                     state["exp_avg"] = self._zeros_like(p)
                     state["exp_avg_sq"] = self._zeros_like(p)
-                step_t = state["step"].data
+                step_t = state["step"]._data
                 step_t[...] += 1
                 t = step_t.item()
-                a = p.data
+                a = p._data
                 if wd != 0 and decoupled:
                     a *= 1 - lr * wd
-                g = step_grad(a, p.grad.data, 0.0 if decoupled else wd, maximize)
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                g = step_grad(a, p.grad._data, 0.0 if decoupled else wd, maximize)
+                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 lerp_(m, g, 1 - beta1)
                 v *= beta2
                 v += (1 - beta2) * g * g

@@ -95,11 +95,11 @@ class SGD(Optimizer):
                 weight_decay: float, nesterov: bool, maximize: bool,
                 factors: dict[Any, tuple[np.ndarray, np.ndarray]]) -> None:
         """One SGD update of parameter ``p``, in place on its array and momentum buffer."""
-        a = p.data
+        a = p._data
         f = factors.get(a.dtype)
         if f is None:
             f = factors[a.dtype] = (np.asarray(momentum, a.dtype), np.asarray(-lr, a.dtype))
-        d = p.grad.data
+        d = p.grad._data
         if weight_decay != 0 or maximize:
             d = self._grad_for_update(a, d, weight_decay, maximize, self._scratch(a, 0))
         if momentum != 0:
@@ -122,9 +122,9 @@ class SGD(Optimizer):
         buf = state.get("momentum_buffer")
         if buf is None:
             buf = state["momentum_buffer"] = Tensor._make(d.copy())
-            b = buf.data
+            b = buf._data
         else:
-            b = buf.data
+            b = buf._data
             np.multiply(b, momentum, out=b)
             if dampening != 0:
                 np.add(b, np.multiply(d, 1 - dampening, out=self._scratch(b, 1)), out=b)

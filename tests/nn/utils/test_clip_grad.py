@@ -52,7 +52,7 @@ def test_clip_grad_norm_float32_single_tensor_and_empty():
 
 def test_clip_grad_norm_nonfinite():
     ps = _params(cr)
-    ps[0].grad.data[0, 0] = np.nan
+    ps[0].grad._data[0, 0] = np.nan
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
     assert np.isnan(clip_grad_norm_(ps, 1.0).item())

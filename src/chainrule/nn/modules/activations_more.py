@@ -184,7 +184,7 @@ class PReLU(Module):
         self.weight = Parameter(np.full(num_parameters, init, dt))
 
     def reset_parameters(self) -> None:
-        self.weight.data[...] = self.init
+        self.weight._data[...] = self.init
 
     def forward(self, input: Tensor) -> Tensor:
         return A.prelu(input, self.weight)

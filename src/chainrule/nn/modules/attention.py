@@ -166,8 +166,8 @@ class MultiheadAttention(Module):
                              f"{tuple(value.shape)} must have the same sequence length and "
                              f"batch size")
         q, k, v = self._project(query, key, value)  # (L,N,E), (S,N,E), (S,N,E)
-        mask = _float_mask("attn_mask", attn_mask, q.data.dtype)
-        kpm = _float_mask("key_padding_mask", key_padding_mask, q.data.dtype)
+        mask = _float_mask("attn_mask", attn_mask, q._data.dtype)
+        kpm = _float_mask("key_padding_mask", key_padding_mask, q._data.dtype)
         if self.bias_k is not None:
             k = _shape.cat([k, self.bias_k.expand(1, N, E)], dim=0)
             v = _shape.cat([v, self.bias_v.expand(1, N, E)], dim=0)
@@ -179,7 +179,7 @@ class MultiheadAttention(Module):
         k = k.reshape(S, N, h, hd).permute(1, 2, 0, 3)
         v = v.reshape(S, N, h, hd).permute(1, 2, 0, 3)
         if self.add_zero_attn:
-            zeros = Tensor._make(np.zeros((N, h, 1, hd), q.data.dtype))
+            zeros = Tensor._make(np.zeros((N, h, 1, hd), q._data.dtype))
             k, v = _shape.cat([k, zeros], dim=2), _shape.cat([v, zeros], dim=2)
             mask = None if mask is None else _pad_last(mask)
             kpm = None if kpm is None else _pad_last(kpm)
@@ -205,7 +205,7 @@ class MultiheadAttention(Module):
 
 
 def _unsqueeze(mask: Any, dim: int) -> Any:
-    a = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    a = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     return np.expand_dims(a, dim)
 
 
@@ -213,7 +213,7 @@ def _float_mask(name: str, mask: Any, dtype: np.dtype) -> np.ndarray | None:
     """A boolean mask (True: masked out) as 0 / -inf; a float mask as it is."""
     if mask is None:
         return None
-    a = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    a = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if a.dtype == bool:
         return np.where(a, -np.inf, 0.0).astype(dtype)
     if a.dtype.kind != "f":

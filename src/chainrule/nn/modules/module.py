@@ -499,10 +499,10 @@ class Module:
         for module in self.modules():
             for store in (module._parameters, module._buffers):
                 for t in store.values():
-                    if t is not None and t.data.dtype.kind == "f" and t.data.dtype != dtype:
-                        t.data = t.data.astype(dtype)
+                    if t is not None and t._data.dtype.kind == "f" and t._data.dtype != dtype:
+                        t._data = t._data.astype(dtype)
                         if t.grad is not None:
-                            t.grad = Tensor._make(t.grad.data.astype(dtype))
+                            t.grad = Tensor._make(t.grad._data.astype(dtype))
         return self
 
     def float(self) -> Module:
@@ -571,7 +571,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            arr = np.asarray(value._data if isinstance(value, Tensor) else value)
             if arr.shape != current.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{arr.shape} from checkpoint, the shape in current model is "
@@ -589,7 +589,7 @@ class Module:
                 else:
                     module.register_buffer(name, new)
             else:
-                current.data[...] = arr
+                current._data[...] = arr
                 current._version[0] += 1
         return _IncompatibleKeys(missing, unexpected)
 

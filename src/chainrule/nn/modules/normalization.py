@@ -60,9 +60,9 @@ class BatchNorm1d(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
             for t in (self.running_mean, self.running_var, self.num_batches_tracked):
                 t._version[0] += 1
 
@@ -83,10 +83,10 @@ class BatchNorm1d(Module):
                              f"{self.num_features}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._data += 1
             self.num_batches_tracked._version[0] += 1
             if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / int(self.num_batches_tracked.data)
+                momentum = 1.0 / int(self.num_batches_tracked._data)
         use_batch_stats = self.training or self.running_mean is None
         return F.batch_norm(
             input,

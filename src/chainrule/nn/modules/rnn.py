@@ -225,7 +225,7 @@ class RNN(RNNBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x, batched = self._prepare(input)
-        h0 = self._state(hx, batched, x.shape[1], x.data.dtype, "hidden")
+        h0 = self._state(hx, batched, x.shape[1], x._data.dtype, "hidden")
         out, h_n = self._forward(x, h0)
         return self._restore(out, batched), h_n if batched else h_n.squeeze(1)
 
@@ -247,7 +247,7 @@ class LSTM(RNNBase):
     def forward(self, input: Tensor,
                 hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         x, batched = self._prepare(input)
-        N, dt = x.shape[1], x.data.dtype
+        N, dt = x.shape[1], x._data.dtype
         if hx is not None and not (isinstance(hx, tuple | list) and len(hx) == 2):
             raise RuntimeError("LSTM: hx must be a tuple (h_0, c_0)")
         h0 = self._state(None if hx is None else hx[0], batched, N, dt, "hidden")
@@ -271,7 +271,7 @@ class GRU(RNNBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x, batched = self._prepare(input)
-        h0 = self._state(hx, batched, x.shape[1], x.data.dtype, "hidden")
+        h0 = self._state(hx, batched, x.shape[1], x._data.dtype, "hidden")
         out, h_n = self._forward(x, h0)
         return self._restore(out, batched), h_n if batched else h_n.squeeze(1)
 
@@ -348,7 +348,7 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._check(input, hx)
-        h = self._hidden(hx, batched, x.shape[0], x.data.dtype)
+        h = self._hidden(hx, batched, x.shape[0], x._data.dtype)
         _, h1 = R.RNN.apply(x.unsqueeze(0), h, *self._weights(),
                             relu=self.nonlinearity == "relu")
         return h1 if batched else h1.squeeze(0)
@@ -364,7 +364,7 @@ class LSTMCell(RNNCellBase):
     def forward(self, input: Tensor,
                 hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         x, batched = self._check(input, hx)
-        N, dt = x.shape[0], x.data.dtype
+        N, dt = x.shape[0], x._data.dtype
         h = self._hidden(None if hx is None else hx[0], batched, N, dt)
         c = self._hidden(None if hx is None else hx[1], batched, N, dt)
         _, h1, c1 = R.LSTM.apply(x.unsqueeze(0), h, c, *self._weights())
@@ -380,6 +380,6 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._check(input, hx)
-        h = self._hidden(hx, batched, x.shape[0], x.data.dtype)
+        h = self._hidden(hx, batched, x.shape[0], x._data.dtype)
         _, h1 = R.GRU.apply(x.unsqueeze(0), h, *self._weights())
         return h1 if batched else h1.squeeze(0)

@@ -54,7 +54,7 @@ class Embedding(Module):
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not "
                                  f"match ({num_embeddings}, {embedding_dim})")
-            self.weight = Parameter(np.array(_weight.data if isinstance(_weight, Tensor)
+            self.weight = Parameter(np.array(_weight._data if isinstance(_weight, Tensor)
                                              else _weight), requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
@@ -63,7 +63,7 @@ class Embedding(Module):
 
     def _fill_padding_idx_with_zero(self) -> None:
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
             self.weight._version[0] += 1
 
     def forward(self, input: Tensor) -> Tensor:

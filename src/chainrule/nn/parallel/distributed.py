@@ -58,12 +58,12 @@ class _Bucket:
     def __init__(self, index: int, params: list[Tensor], dtype: np.dtype) -> None:
         self.index = index
         self.params = params
-        self.direct = [p.data.nbytes >= _DIRECT_BYTES for p in params]
+        self.direct = [p._data.nbytes >= _DIRECT_BYTES for p in params]
         self.offsets: list[int] = []  # of each packed parameter in the buffer (-1: direct)
         total = 0
         for p, direct in zip(params, self.direct, strict=True):
             self.offsets.append(-1 if direct else total)
-            total += 0 if direct else p.data.size
+            total += 0 if direct else p._data.size
         self.buffer = np.empty(total, dtype)
         self.ready = 0
         self.requests: list[Any] = []
@@ -151,8 +151,8 @@ class DistributedDataParallel(Module):
         d["_buffers_to_sync"] = [b for _, b in module.named_buffers()]
         self._verify_same_model()
         if kwargs.get("init_sync", True):
-            self._broadcast([p.data for p in module.parameters()]
-                            + [b.data for b in self._buffers_to_sync], "parameters")
+            self._broadcast([p._data for p in module.parameters()]
+                            + [b._data for b in self._buffers_to_sync], "parameters")
             for t in (*module.parameters(), *self._buffers_to_sync):
                 t._version[0] += 1
         d["_buckets"] = self._make_buckets(self._params, self.bucket_bytes_cap, first_cap)
@@ -171,7 +171,7 @@ class DistributedDataParallel(Module):
         """Every process must wrap the same architecture (else the collectives misalign)."""
         if self._pg.size() == 1:
             return
-        mine = np.array([len(self._params), sum(p.data.size for p in self._params),
+        mine = np.array([len(self._params), sum(p._data.size for p in self._params),
                          _shape_digest(self._params)], np.int64)
         everyone = [np.empty_like(mine) for _ in range(self._pg.size())]
         dist.all_gather(everyone, mine)
@@ -193,10 +193,10 @@ class DistributedDataParallel(Module):
         open_: dict[np.dtype, tuple[list[Tensor], int]] = {}
         groups: list[tuple[list[Tensor], np.dtype]] = []
         for p in reversed(params):
-            dtype = p.data.dtype
+            dtype = p._data.dtype
             members, size = open_.get(dtype, ([], 0))
             members.append(p)
-            size += p.data.nbytes
+            size += p._data.nbytes
             limit = first_cap if first_cap is not None and not groups else cap
             if size >= limit:
                 groups.append((members, dtype))
@@ -228,7 +228,7 @@ class DistributedDataParallel(Module):
                 "gradient reduction has not finished"
             )
         if self.require_forward_param_sync and self.broadcast_buffers and self._buffers_to_sync:
-            self._broadcast([b.data for b in self._buffers_to_sync], "buffers")
+            self._broadcast([b._data for b in self._buffers_to_sync], "buffers")
             if self._pg.rank() != 0:
                 for b in self._buffers_to_sync:
                     b._version[0] += 1
@@ -292,19 +292,19 @@ class DistributedDataParallel(Module):
         for k, p in enumerate(bucket.params):
             g = p.grad
             if bucket.direct[k]:
-                a = None if g is None else g.data
+                a = None if g is None else g._data
                 if a is None or not (a.flags.c_contiguous and a.flags.writeable
                                      and a.dtype == buf.dtype):
-                    a = np.zeros(p.data.shape, buf.dtype) if a is None else a.astype(
+                    a = np.zeros(p._data.shape, buf.dtype) if a is None else a.astype(
                         buf.dtype, order="C")
                 bucket.arrays[k] = a
                 bucket.requests.append(comm.Iallreduce(MPI.IN_PLACE, a, op=MPI.SUM))
             else:
-                part = buf[bucket.offsets[k]:bucket.offsets[k] + p.data.size]
+                part = buf[bucket.offsets[k]:bucket.offsets[k] + p._data.size]
                 if g is None:
                     part[...] = 0
                 else:
-                    np.copyto(part, g.data.reshape(-1), casting="unsafe")
+                    np.copyto(part, g._data.reshape(-1), casting="unsafe")
         if buf.size:
             bucket.requests.append(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM))
 
@@ -368,16 +368,16 @@ class DistributedDataParallel(Module):
             if bucket.direct[k]:
                 total = bucket.arrays[k]
                 total *= scale
-                if g is not None and total is g.data:
+                if g is not None and total is g._data:
                     g._version[0] += 1
                     continue
             else:
                 start = bucket.offsets[k]
-                total = buf[start:start + p.data.size].reshape(p.data.shape) * scale
-            if g is None or not g.data.flags.writeable or g.data.dtype != total.dtype:
-                p.grad = Tensor._make(total.astype(p.data.dtype, copy=False), False)
+                total = buf[start:start + p._data.size].reshape(p._data.shape) * scale
+            if g is None or not g._data.flags.writeable or g._data.dtype != total.dtype:
+                p.grad = Tensor._make(total.astype(p._data.dtype, copy=False), False)
             else:
-                np.copyto(g.data, total)
+                np.copyto(g._data, total)
                 g._version[0] += 1
 
     def extra_repr(self) -> str:
@@ -388,6 +388,6 @@ def _shape_digest(params: list[Tensor]) -> int:
     """A number that differs between two lists of parameter shapes (almost surely)."""
     h = 1469598103934665603
     for p in params:
-        for n in (*p.data.shape, -1):
+        for n in (*p._data.shape, -1):
             h = ((h ^ (n & 0xFFFFFFFF)) * 1099511628211) & 0x7FFFFFFFFFFFFFFF
     return h

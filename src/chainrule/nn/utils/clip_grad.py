@@ -50,7 +50,7 @@ def get_total_norm(tensors: TensorsT, norm_type: float = 2.0,
                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """The ``norm_type``-norm of the norms of ``tensors`` (= the norm of all their entries
     taken as one vector); 0 for no tensors."""
-    arrays = [t.data for t in _tensors(tensors) if t is not None]
+    arrays = [t._data for t in _tensors(tensors) if t is not None]
     norm_type = float(norm_type)
     if not arrays:
         return Tensor._make(np.zeros((), _dtypes.get_default_dtype()))
@@ -71,10 +71,10 @@ def clip_grads_with_norm_(parameters: TensorsT, max_norm: float, total_norm: Ten
     params = [p for p in _tensors(parameters) if p.grad is not None]
     if not params:
         return
-    total = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm)
+    total = total_norm._data if isinstance(total_norm, Tensor) else np.asarray(total_norm)
     coef = np.minimum(float(max_norm) / (total + 1e-6), 1.0)
     for p in params:
-        g = p.grad.data
+        g = p.grad._data
         scale = coef.astype(g.dtype) if g.dtype.kind == "f" else coef
         if g.flags.writeable:
             np.multiply(g, scale, out=g)
@@ -119,7 +119,7 @@ def clip_grad_value_(parameters: TensorsT, clip_value: float,
     for p in _tensors(parameters):
         if p.grad is None:
             continue
-        g = p.grad.data
+        g = p.grad._data
         if g.flags.writeable:
             np.clip(g, -clip_value, clip_value, out=g)
             p.grad._version[0] += 1

@@ -29,13 +29,13 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
     params = list(parameters)
-    total = sum(p.data.size for p in params)
-    if vec.data.ndim != 1 or vec.data.size != total:
+    total = sum(p._data.size for p in params)
+    if vec._data.ndim != 1 or vec._data.size != total:
         raise RuntimeError(f"vector_to_parameters: vec of shape {tuple(vec.shape)} does not "
                            f"match the parameters' {total} elements (expected a 1-D vector)")
     offset = 0
     for p in params:
-        n = p.data.size
-        p.data = vec.data[offset:offset + n].reshape(p.data.shape)
+        n = p._data.size
+        p._data = vec._data[offset:offset + n].reshape(p._data.shape)
         p._version[0] += 1
         offset += n

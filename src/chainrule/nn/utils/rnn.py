@@ -33,7 +33,7 @@ def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
     for s in seqs:
         n = L - s.shape[0]
         if n:
-            fill = Tensor._make(np.full((n, *trailing), padding_value, s.data.dtype))
+            fill = Tensor._make(np.full((n, *trailing), padding_value, s._data.dtype))
             parts = [s, fill] if padding_side == "right" else [fill, s]
             s = _shape.cat(parts, dim=0)
         padded.append(s)
