@@ -42,10 +42,14 @@ class TensorBase:
     """A NumPy array with the autograd state of a tensor (see :class:`chainrule.tensor.Tensor`).
 
     Attributes:
-        data: the underlying ``numpy.ndarray`` (``numpy()`` returns it without copying).
+        data: PyTorch's ``.data``: a new leaf Tensor sharing this tensor's memory, outside
+            autograd (see the property); assigning a Tensor to it swaps the memory.
         requires_grad: whether operations on it are recorded for backward.
         grad: the accumulated gradient (a Tensor) after ``backward()``, or None.
         grad_fn: the backward node that produced this tensor (None for leaves).
+        _data: the ``numpy.ndarray`` that holds the values. The library's own code reads and
+            writes the array here (``x._data``), never through ``.data``, which would wrap
+            it in a new Tensor on every access; ``numpy()`` returns it without copying.
     """
 
     __slots__ = ("_data", "_requires_grad", "grad_fn", "_version", "__dict__", "__weakref__")
@@ -85,6 +89,37 @@ class TensorBase:
 
 
     # -- attributes -----------------------------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        """The values as a new leaf Tensor that shares this tensor's memory, as PyTorch.
+
+        It does not require grad and has no history, and it has its own version counter:
+        in-place changes through it (``p.data.add_(p.grad, alpha=-lr)``,
+        ``m.weight.data.normal_(0, 0.02)``) are neither recorded nor seen by autograd's
+        checks of saved tensors. ``t.data = other`` makes ``t`` share ``other``'s memory
+        (any shape and dtype; ``t`` keeps its own grad, history and version counter).
+        """
+        return self._make(self._data)
+
+    @data.setter
+    def data(self, new: Tensor) -> None:
+        if not isinstance(new, TensorBase):
+            raise TypeError(
+                f"Tensor.data: the new data has to be a Tensor, got {type(new).__name__} "
+                "(wrap an array with cr.from_numpy)"
+            )
+        if self._requires_grad and new._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "Tensor.data: data set to a tensor that requires gradients must be of "
+                f"floating point or complex dtype, got {new._data.dtype}"
+            )
+        self._data = new._data
+
+    @data.deleter
+    def data(self) -> None:
+        raise RuntimeError("Tensor.data: deleting a tensor's data is not allowed; delete the "
+                           "tensor instead")
+
     @property
     def shape(self) -> Size:
         return _new_tuple(Size, self._data.shape)  # Size(...) without re-checking the ints
