@@ -57,7 +57,7 @@ class Tracer:
         self._arrays[id(t._data)] = (t._data, name)
 
     def traced_array(self, a: np.ndarray) -> str | None:
-        """The graph value whose array ``a`` is (an op handed a tensor's ``.data`` on)."""
+        """The graph value whose array ``a`` is (an op handed a tensor's ``._data`` on)."""
         hit = self._arrays.get(id(a))
         return None if hit is None else hit[1]
 
