@@ -29,7 +29,7 @@ def mlp(seed):
                          nn.Linear(32, 4))
 
 def max_diff(a, b):
-    return max(float(np.abs(p.data - q.data).max())
+    return max(float((p.data - q.data).abs().max())
                for p, q in zip(a.parameters(), b.parameters()))
 """
 
