@@ -253,12 +253,12 @@ def into(op: str, out: Tensor | None, result: Tensor) -> Tensor:
     if GradMode.enabled and (result.requires_grad or out.requires_grad):
         raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
-    if not np.can_cast(result.data.dtype, out.data.dtype, casting="same_kind"):
-        raise RuntimeError(f"{op}(): result type {result.data.dtype} can't be cast to the "
-                           f"desired output type {out.data.dtype}")
-    if out.data.shape != result.data.shape:
-        out.data = np.empty(result.data.shape, out.data.dtype)
-    np.copyto(out.data, result.data, casting="same_kind")
+    if not np.can_cast(result._data.dtype, out._data.dtype, casting="same_kind"):
+        raise RuntimeError(f"{op}(): result type {result._data.dtype} can't be cast to the "
+                           f"desired output type {out._data.dtype}")
+    if out._data.shape != result._data.shape:
+        out._data = np.empty(result._data.shape, out._data.dtype)
+    np.copyto(out._data, result._data, casting="same_kind")
     out._version[0] += 1
     return out
 
