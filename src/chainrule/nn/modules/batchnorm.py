@@ -32,19 +32,6 @@ class BatchNorm2d(BatchNorm1d):
                              f"{input.shape[1]} channels (dim 1), expected {self.num_features}")
         return self._normalize(input)
 
-    def _normalize(self, input: Tensor) -> Tensor:
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked._data += 1
-            self.num_batches_tracked._version[0] += 1
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / int(self.num_batches_tracked._data)
-        use_batch_stats = self.training or self.running_mean is None
-        stats = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if stats else None,
-                            self.running_var if stats else None, self.weight, self.bias,
-                            use_batch_stats, momentum, self.eps)
-
 
 class GroupNorm(Module):
     """Normalise groups of ``num_channels / num_groups`` channels per sample, then scale

@@ -81,6 +81,10 @@ class BatchNorm1d(Module):
             raise ShapeError(f"BatchNorm1d: input of shape {tuple(input.shape)} has "
                              f"{input.shape[1]} features (dim 1), expected "
                              f"{self.num_features}")
+        return self._normalize(input)
+
+    def _normalize(self, input: Tensor) -> Tensor:
+        """``F.batch_norm`` with this layer's statistics (shared by BatchNorm1d and 2d)."""
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked._data += 1
@@ -88,12 +92,10 @@ class BatchNorm1d(Module):
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / int(self.num_batches_tracked._data)
         use_batch_stats = self.training or self.running_mean is None
-        return F.batch_norm(
-            input,
-            self.running_mean if not self.training or self.track_running_stats else None,
-            self.running_var if not self.training or self.track_running_stats else None,
-            self.weight, self.bias, use_batch_stats, momentum, self.eps,
-        )
+        stats = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if stats else None,
+                            self.running_var if stats else None, self.weight, self.bias,
+                            use_batch_stats, momentum, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
