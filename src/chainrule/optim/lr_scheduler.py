@@ -150,7 +150,30 @@ class LRScheduler:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
 
 
-class LambdaLR(LRScheduler):
+class _LambdaScheduler(LRScheduler):
+    """A schedule driven by ``self.lr_lambdas`` (LambdaLR, MultiplicativeLR): how their
+    state dicts keep the lambdas."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state without the lambdas (functions are not saved; callable objects' own
+        attributes are, as in PyTorch)."""
+        state = {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+            for fn in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas", [])
+        super().load_state_dict(state)
+        for fn, attrs in zip(self.lr_lambdas, saved, strict=False):
+            if attrs is not None:
+                fn.__dict__.update(attrs)
+
+
+class LambdaLR(_LambdaScheduler):
     """Set each group's lr to ``initial_lr * lr_lambda(epoch)``.
 
     Args:
@@ -184,24 +207,6 @@ class LambdaLR(LRScheduler):
             base_lr * fn(self.last_epoch)
             for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)
         ]
-
-    def state_dict(self) -> dict[str, Any]:
-        """The state without the lambdas (functions are not saved; callable objects' own
-        attributes are, as in PyTorch)."""
-        state = {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
-        state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
-            for fn in self.lr_lambdas
-        ]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        saved = state.pop("lr_lambdas", [])
-        super().load_state_dict(state)
-        for fn, attrs in zip(self.lr_lambdas, saved, strict=False):
-            if attrs is not None:
-                fn.__dict__.update(attrs)
 
 
 class StepLR(LRScheduler):

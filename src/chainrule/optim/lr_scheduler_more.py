@@ -13,12 +13,11 @@ All are re-exported by :mod:`chainrule.optim.lr_scheduler`::
 from __future__ import annotations
 
 import math
-import types
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.optim.lr_scheduler import LRScheduler
+from chainrule.optim.lr_scheduler import LRScheduler, _LambdaScheduler
 from chainrule.optim.optimizer import Optimizer
 
 __all__ = [
@@ -68,12 +67,7 @@ def _set_epoch(s: LRScheduler, epoch: int) -> None:
     s._last_lr = [group["lr"] for group in s.optimizer.param_groups]
 
 
-def lambdas_state(fns: list[Any]) -> list[dict[str, Any] | None]:
-    """What a state dict keeps of lr lambdas: callable objects' attributes, not functions."""
-    return [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__) for fn in fns]
-
-
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """Multiply each group's lr by ``lr_lambda(epoch)`` at every step after the first.
 
     Args:
@@ -104,19 +98,6 @@ class MultiplicativeLR(LRScheduler):
             return self._current_lrs()
         return [group["lr"] * fn(self.last_epoch)
                 for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)]
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
-        state["lr_lambdas"] = lambdas_state(self.lr_lambdas)
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        saved = state.pop("lr_lambdas", [])
-        super().load_state_dict(state)
-        for fn, attrs in zip(self.lr_lambdas, saved, strict=False):
-            if attrs is not None:
-                fn.__dict__.update(attrs)
 
 
 class ConstantLR(LRScheduler):
