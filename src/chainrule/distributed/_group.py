@@ -321,11 +321,21 @@ _yield = getattr(os, "sched_yield", lambda: None)
 # -- failure handling ---------------------------------------------------------------
 
 
+_ABORT_GRACE = 0.5  # seconds for the launcher to forward what this rank just printed
+
+
 def _abort(code: int) -> None:
+    """Flush, give the launcher a moment to pass the output on, then end the whole job.
+
+    MPI_Abort makes mpiexec kill every process at once; output still in its pipes is lost
+    then (the error that explains the abort would vanish about one time in ten with three
+    ranks on two cores), so this rank waits briefly before it aborts.
+    """
     MPI = _state.mpi
     try:
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(_ABORT_GRACE)
     finally:
         if MPI is not None and not MPI.Is_finalized():
             MPI.COMM_WORLD.Abort(code)
