@@ -55,21 +55,19 @@ class _Pass:
 
     ``buffers``: per queued node, the gradient of each of its outputs so far. ``ready``:
     the queue, a heap of ``(-seq, node)``. ``leaves``: per leaf (by id), ``[tensor,
-    summed gradient]``. ``owned``: ids of sums the engine allocated itself, the only
-    arrays it may add into in place. ``capture``: for ``autograd.grad``, the position of
+    summed gradient]``. ``capture``: for ``autograd.grad``, the position of
     each requested tensor (leaves by id, non-leaves by ``(node, output_nr)``). ``hooked``:
     ``(seq of its oldest consumer, leaf)`` for the leaves with post-accumulate-grad hooks
     not finished yet, the next to finish last. ``callbacks``: ``queue_callback``'s queue.
     """
 
-    __slots__ = ("buffers", "ready", "leaves", "owned", "capture", "captured", "create_graph",
+    __slots__ = ("buffers", "ready", "leaves", "capture", "captured", "create_graph",
                  "hooked", "callbacks")
 
     def __init__(self, create_graph: bool, inputs: Sequence[Any] | None) -> None:
         self.buffers: dict[Node, list[Any]] = {}
         self.ready: list[tuple[int, Node]] = []
         self.leaves: dict[int, list[Any]] = {}
-        self.owned: set[int] = set()
         self.create_graph = create_graph
         self.capture: dict[Any, int] = {}
         self.captured: list[Any] = [None] * len(inputs or ())
@@ -166,12 +164,12 @@ def _visit(ready: list[tuple[int, Node]]) -> Iterator[Node]:
 
 
 def _run_node(run: _Pass, node: Node, grads: list[Any]) -> tuple[Any, ...]:
-    """The gradients of a node's inputs, from the gradients that reached its outputs."""
+    """The gradients of a node's inputs, from the gradients that reached its outputs.
+
+    The rule checks, as it reads them, that its saved tensors were not changed in place
+    since the forward (``Node.input`` and ``Node.output``)."""
     if node.freed:
         raise _freed_error(node)
-    if run.owned:
-        for g in grads:
-            run.owned.discard(id(g))  # the node may keep it (a saved dY): no more in place
     if node.hooks or node.retained or run.capture:
         _observe(run, node, grads)
     if record_grad_norms:  # for cr.explain: a small gradient itself, its norm if asked
@@ -180,14 +178,6 @@ def _run_node(run: _Pass, node: Node, grads: list[Any]) -> tuple[Any, ...]:
             node.grad_norms = grads
         else:
             node.grad_norms = [_norm_or_ref(g) for g in grads]
-    versions = node._saved_versions  # inputs changed in place since the forward?
-    if versions:
-        saved = node._saved_inputs
-        for i in node.save_inputs:
-            if versions[i] is not None and saved[i]._version[0] != versions[i]:
-                node.check_versions()  # raises, naming the tensor
-    if node._out_version is not None:
-        _check_output_version(node)
     if run.create_graph:
         return _run_recorded(node, grads)
     in_grads = node.run_backward(grads)
@@ -223,13 +213,6 @@ def _norm_or_ref(g: Any) -> Any:
     return a if a.size <= SMALL_GRAD else _norm(a)
 
 
-def _check_output_version(node: Node) -> None:
-    """Raise if the node's saved output was changed in place after the forward."""
-    counter, version = node._out_version
-    if counter[0] != version:
-        node.check_versions()  # raises, naming the output
-
-
 def _run_recorded(node: Node, grads: list[Any]) -> tuple[Any, ...]:
     """create_graph: the rule runs on Tensors, so its own graph is recorded."""
     grads = [g if g is None or isinstance(g, Tensor) else Tensor._make(g) for g in grads]
@@ -258,30 +241,33 @@ def _freed_error(node: Node) -> RuntimeError:
 def _deliver(run: _Pass, node: Node, in_grads: tuple[Any, ...]) -> None:
     """Send each input's gradient along its edge, checked against the input's shape and
     dtype (an error names ``node``, the node that produced the gradient)."""
-    shapes = node.input_shapes
-    buffers = run.buffers
-    n = len(in_grads)
-    for i, edge in enumerate(node.next_edges):
+    edges = node.next_edges
+    if len(in_grads) != len(edges):
+        raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients for "
+                           f"{len(edges)} inputs (one per input, None where there is none)")
+    buffers, leaves = run.buffers, run.leaves
+    for i, (edge, g, shape) in enumerate(zip(edges, in_grads, node.input_shapes)):  # noqa: B905
         if edge is None:
-            continue
-        g = in_grads[i] if i < n else None
+            continue  # the input needs no gradient
         target, nr = edge
-        if isinstance(target, Node):
-            if g is not None:
-                dtype = target.out_dtypes[nr]
-                if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype is not dtype:
-                    g = _check_grad(node, i, g, shapes[i], dtype)
-            buf = buffers.get(target)  # _to_node(run, target, nr, g), inlined
-            if buf is None:
+        if isinstance(target, Node):  # made by another node: into its output's buffer
+            buf = buffers.get(target)
+            if buf is None:  # its first gradient: queue it (even a None, to run in order)
                 buf = buffers[target] = [None] * len(target.out_shapes)
                 heappush(run.ready, (-target.seq, target))
             if g is not None:
-                buf[nr] = g if buf[nr] is None else _sum(buf[nr], g, run.owned)
-        elif g is not None:
-            dtype = target._data.dtype
-            if type(g) is not np.ndarray or g.shape != shapes[i] or g.dtype is not dtype:
-                g = _check_grad(node, i, g, shapes[i], dtype)
-            _to_leaf(run, target, g)
+                if type(g) is not np.ndarray or g.shape != shape \
+                        or g.dtype is not target.out_dtypes[nr]:
+                    g = _check_grad(node, i, g, shape, target.out_dtypes[nr])
+                buf[nr] = g if buf[nr] is None else _sum(buf[nr], g)
+        elif g is not None:  # a leaf: summed here, written to .grad when the pass ends
+            if type(g) is not np.ndarray or g.shape != shape or g.dtype is not target._data.dtype:
+                g = _check_grad(node, i, g, shape, target._data.dtype)
+            entry = leaves.get(id(target))
+            if entry is None:
+                leaves[id(target)] = [target, g]
+            else:
+                entry[1] = _sum(entry[1], g)
 
 
 def _to_node(run: _Pass, node: Node, nr: int, g: Any) -> None:
@@ -294,7 +280,7 @@ def _to_node(run: _Pass, node: Node, nr: int, g: Any) -> None:
         buf = run.buffers[node] = [None] * len(node.out_shapes)
         heappush(run.ready, (-node.seq, node))
     if g is not None:
-        buf[nr] = g if buf[nr] is None else _sum(buf[nr], g, run.owned)
+        buf[nr] = g if buf[nr] is None else _sum(buf[nr], g)
 
 
 def _to_leaf(run: _Pass, t: Any, g: Any) -> None:
@@ -302,7 +288,7 @@ def _to_leaf(run: _Pass, t: Any, g: Any) -> None:
     if entry is None:
         run.leaves[id(t)] = [t, g]
     else:
-        entry[1] = _sum(entry[1], g, run.owned)
+        entry[1] = _sum(entry[1], g)
 
 
 def _check_grad(node: Node, i: int, g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
@@ -325,18 +311,12 @@ def _check_grad(node: Node, i: int, g: Any, shape: tuple[int, ...], dtype: Any) 
     return g
 
 
-def _sum(old: Any, g: Any, owned: set[int]) -> Any:
-    """old + g, in place only into an array the engine allocated itself."""
-    if type(old) is not np.ndarray or type(g) is not np.ndarray:
-        new = old + g  # Tensors (create_graph): recorded
-        # NumPy turns the sum of two 0-d arrays into a scalar; keep it an array
-        return new if isinstance(new, np.ndarray | Tensor) else np.asarray(new)
-    if id(old) in owned:
-        old += g
-        return old
-    new = np.asarray(old + g)
-    owned.add(id(new))
-    return new
+def _sum(old: Any, g: Any) -> Any:
+    """old + g, the seeds' Branch. Out of place: either array may be shared (a rule may
+    send one array to two inputs, or keep the dY it was given)."""
+    new = old + g  # with Tensors (create_graph), recorded
+    # NumPy turns the sum of two 0-d arrays into a scalar; keep it an array
+    return new if isinstance(new, np.ndarray | Tensor) else np.asarray(new)
 
 
 # -- 4. finish leaves and captures -------------------------------------------------------
@@ -439,13 +419,10 @@ def _run_hooks(hooks: list[Any], g: Any, shape: tuple[int, ...], dtype: Any,
             )
         if data.dtype != dtype:
             data = data.astype(dtype)
-        if create_graph and isinstance(new, Tensor):
-            g = new
-        elif create_graph:
-            g = Tensor._make(data)
+        if create_graph:
+            g = new if isinstance(new, Tensor) else Tensor._make(data)
         else:
-            # a copy: the engine may add into this array in place
-            g = data.copy() if data is np.asarray(g) or isinstance(new, Tensor) else data
+            g = data  # never changed in place: a leaf adopts it only if no one else holds it
     return g
 
 

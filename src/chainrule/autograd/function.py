@@ -109,37 +109,39 @@ class Node:
 
     # -- saved values ---------------------------------------------------------------
     def input(self, i: int) -> Any:
-        """Input ``i`` as saved at forward: an ndarray, or a Tensor under create_graph."""
+        """Input ``i`` as saved at forward: an ndarray, or a Tensor under create_graph.
+
+        Raises if the tensor was changed in place since the forward (checked here, where
+        the saved value is read, as PyTorch checks when it unpacks a saved tensor).
+        """
         x = self._saved_inputs[i]
-        if self.create_graph or not isinstance(x, Tensor):
-            return x
-        return x._data
+        if not isinstance(x, Tensor):
+            return x  # a number or an array: nothing can change it behind our back
+        if x._version[0] != self._saved_versions[i]:
+            raise self._modified_error(f"input {i}", x.shape, x._version[0],
+                                       self._saved_versions[i])
+        return x if self.create_graph else x._data
 
     def output(self, index: int = 0) -> Any:
-        """The forward output: an ndarray, or a Tensor of this node under create_graph."""
+        """The forward output: an ndarray, or a Tensor of this node under create_graph.
+
+        Raises if the output was changed in place since it was saved."""
+        counter, version = self._out_version
+        if counter[0] != version:
+            raise self._modified_error("the output", self.out_shapes[index], counter[0],
+                                       version)
         if self.create_graph:
             return Tensor._make(self._out_data, True, self, index)
         return self._out_data
 
-    def check_versions(self) -> None:
-        """Raise if a tensor this node saved was changed in place since the forward."""
-        saved = self._saved_inputs
-        for i in self.save_inputs:
-            t, version = saved[i], self._saved_versions[i]
-            if version is not None and t._version[0] != version:
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: input {i} of {self.name()}, of shape "
-                    f"{tuple(t.shape)}, is at version {t._version[0]}; expected version "
-                    f"{version}. Clone it before changing it in place."
-                )
-        if self._out_version is not None and self._out_version[0][0] != self._out_version[1]:
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation: the output of {self.name()}, of shape "
-                f"{self.out_shapes[0]}, is at version {self._out_version[0][0]}; expected "
-                f"version {self._out_version[1]}. Clone it before changing it in place."
-            )
+    def _modified_error(self, what: str, shape: tuple[int, ...], now: int,
+                        expected: int) -> RuntimeError:
+        return RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: {what} of {self.name()}, of shape {tuple(shape)}, is at "
+            f"version {now}; expected version {expected}. Clone it before changing it in "
+            "place."
+        )
 
     def run_backward(self, grads: list[Any]) -> tuple[Any, ...]:
         """Gradients of the inputs, one per ``next_edges`` entry (None where none).
@@ -231,9 +233,10 @@ class Op(Node):
         return result
 
     def run_backward(self, grads: list[Any]) -> tuple[Any, ...]:
-        if grads[0] is None:
-            return ()  # no gradient reached the output: nothing flows through this node
-        out = self.backward(grads[0])
+        dY = grads[0]
+        if dY is None:  # no gradient reached the output: none flows to the inputs
+            return (None,) * len(self.next_edges)
+        out = self.backward(dY)
         return out if type(out) is tuple else (out,)
 
 

@@ -213,13 +213,14 @@ class ReLU(Op):
         """dx = dY * (x > 0)  (*) = (*)(*)"""
         # Y <= 0 exactly where x <= 0: there the gradient is 0; at x = NaN it passes (NaN
         # <= 0 is false), as in PyTorch
-        Y = self._out_data
-        dead = np.less_equal(Y, _math.constant(0, (), Y.dtype))
+        Y = self.output()
+        Y_data = _math.data(Y)
+        dead = np.less_equal(Y_data, _math.constant(0, (), Y_data.dtype))
         if type(dead) is not np.ndarray:  # a 0-d comparison gives a NumPy bool
             dead = np.asarray(dead)
         if type(dY) is np.ndarray:
             return _math.drop(dY, dead)
-        return local_scale(dY, np.logical_not(dead, out=dead), self.output())
+        return local_scale(dY, np.logical_not(dead, out=dead), Y)
 
 
 class Abs(Op):

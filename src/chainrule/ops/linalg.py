@@ -331,10 +331,7 @@ class Linear(Op):
         """dX = dY @ W  (N,in) = (N,out)(out,in)
         dW = dY.T @ X  (out,in) = (out,N)(N,in)
         db = dY.sum(0)  (out,)"""
-        X, W = self._saved_inputs[0], self._saved_inputs[1]  # self.input(0), (1), inlined
-        if not self.create_graph:
-            X = X._data if isinstance(X, Tensor) else X
-            W = W._data if isinstance(W, Tensor) else W
+        X, W = self.input(0), self.input(1)
         need = self.needs_input_grad
         x_shape = self.input_shapes[0]
         if len(x_shape) != 2:  # (*, in) -> (N, in) with N = prod(*)

@@ -150,8 +150,10 @@ class LSTM(MultiOutputOp):
             dc = dc * f
             dh = _math.matmul(da, W_hh)  # (N,4H)(4H,H) -> (N,H)
         grads = _finish(self.needs_input_grad, _stack(das), X, W_ih, cache, dh, dc)
-        if W_hr is None or not self.needs_input_grad[7]:
+        if len(self.next_edges) == 7:  # called without the projection input
             return grads
+        if W_hr is None or not self.needs_input_grad[7]:
+            return (*grads, None)
         r = _stack([step[6] for step in cache])  # (T,N,H)
         dW_hr, _ = _weight_grads(_stack(dhs), r, True, False)  # (P,T*N)(T*N,H)
         return (*grads, dW_hr)
