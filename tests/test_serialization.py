@@ -497,6 +497,7 @@ def _signed_file(structure: Any, tensors: dict[str, Any] | None = None, data: by
         ({"type": "dict", "items": [["a", 1], ["a", 2]]}, "duplicate dict key 'a'"),
         ({"type": "dict", "items": [[[1], 1]]}, "unexpected dict key [1]"),
         ({"type": "float", "value": "1e5"}, "unexpected node"),
+        ({"type": "float", "value": ["nan"]}, "unexpected node"),
         ([{"type": "ndarray", "name": "x"},
           {"type": "tensor", "name": "x", "requires_grad": False}],
          "tensor 'x' is used as two different kinds of leaf"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,8 @@ def _header_digest(metadata: dict[str, str], tensors: dict[str, Any]) -> str:
 class _TensorEntry:
     """One validated row of the header's tensor table."""
 
+    __slots__ = ("name", "dtype", "shape", "begin", "end")
+
     def __init__(self, name: str, dtype: np.dtype, shape: tuple[int, ...], begin: int, end: int):
         self.name, self.dtype, self.shape, self.begin, self.end = name, dtype, shape, begin, end
 
@@ -113,11 +116,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
+    result = dict(pairs)  # built in C: a header may hold a million objects
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return result
 
 
@@ -207,11 +212,15 @@ def _check_entry(name: str, spec: Any, fail: Callable[[str], CheckpointError]) -
 
 def _check_layout(
     entries: list[_TensorEntry], data_len: int | None, fail: Callable[[str], CheckpointError]
-) -> None:
-    """The tensors must tile the data section exactly: no gap, no overlap, no excess."""
+) -> list[_TensorEntry]:
+    """The tensors must tile the data section exactly: no gap, no overlap, no excess.
+
+    Returns the entries in file order (by offsets; the header's order among empty ones).
+    """
+    in_file_order = sorted(entries, key=operator.attrgetter("begin", "end"))
     end = 0
     previous = None
-    for entry in sorted(entries, key=lambda e: (e.begin, e.end)):
+    for entry in in_file_order:
         if entry.begin < end:
             raise fail(
                 f"corrupted header: tensors {previous!r} and {entry.name!r} overlap "
@@ -224,7 +233,7 @@ def _check_layout(
             )
         end, previous = entry.end, entry.name
     if data_len is None:  # a stream: its length is checked while reading
-        return
+        return in_file_order
     if data_len < end:
         raise fail(f"truncated: the header says {end} bytes of data, the file has {data_len}")
     if data_len > end:
@@ -232,3 +241,4 @@ def _check_layout(
             f"corrupted: the header says {end} bytes of data, but the file has "
             f"{data_len} ({data_len - end} unexpected bytes at the end)"
         )
+    return in_file_order

@@ -66,6 +66,9 @@ class _Encoder:
     """Turns a nested object into JSON-able structure nodes plus a list of named arrays."""
 
     def __init__(self) -> None:
+        from chainrule.tensor import Tensor  # once per save, not once per leaf
+
+        self._tensor_type = Tensor
         self.entries: list[tuple[str, np.ndarray]] = []  # (name, array) in first-seen order
         self._names: set[str] = set()
         self._memo: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(leaf) -> (leaf, node)
@@ -75,7 +78,7 @@ class _Encoder:
         scalar = _encode_scalar(obj)
         if scalar is not _NOT_SCALAR:
             return scalar
-        if isinstance(obj, _tensor_class()):
+        if isinstance(obj, self._tensor_type):
             node = {"type": "tensor", "name": "", "requires_grad": bool(obj.requires_grad)}
             return self._array_leaf(obj, obj.detach().numpy(), node, path)
         if isinstance(obj, np.ndarray) and not isinstance(obj, np.ma.MaskedArray):
@@ -206,18 +209,19 @@ def _parse_structure(text: str, fail: Callable[[str], CheckpointError]) -> Any:
         raise fail(f"corrupted header: the structure is not valid JSON ({error})") from None
 
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
 def _json_depth(text: str) -> int:
     """The deepest nesting of ``[``/``{`` in a JSON text, ignoring those inside strings."""
-    depth = deepest = 0
-    # strings may hold brackets: remove them (escaped quotes first) before counting
-    stripped = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)
-    for char in stripped:
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
+    # strings may hold brackets: remove them (escaped quotes included), then all but brackets
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets.encode("ascii"), np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
+    return max(int(np.cumsum(steps).max()), 0)
 
 
 class _StructureError(Exception):
@@ -228,8 +232,11 @@ class _LeafBuilder:
     """Builds array leaves by name, once per name, so shared leaves stay shared."""
 
     def __init__(self, arrays: dict[str, np.ndarray | None]) -> None:
+        from chainrule.tensor import from_numpy  # once per load, not once per leaf
+
         self.arrays = arrays
         self.built: dict[str, tuple[str, bool, Any]] = {}  # name -> (kind, requires_grad, obj)
+        self._from_numpy = from_numpy
 
     def __call__(self, name: Any, kind: str, requires_grad: bool) -> Any:
         if not isinstance(name, str) or name not in self.arrays:
@@ -243,8 +250,12 @@ class _LeafBuilder:
             return obj
         array = self.arrays[name]
         obj = None
-        if array is not None:
-            obj = array if kind == "ndarray" else _make_tensor(array, requires_grad)
+        if array is not None and kind == "ndarray":
+            obj = array
+        elif array is not None:
+            obj = self._from_numpy(array)
+            if requires_grad:
+                obj.requires_grad_(True)
         self.built[name] = (kind, requires_grad, obj)
         return obj
 
@@ -259,68 +270,62 @@ def _decode(node: Any, leaf: _LeafBuilder, fail: Callable[[str], CheckpointError
         raise fail("corrupted structure: nested too deeply") from None
 
 
+_SCALAR_TYPES = (bool, int, float, str)
+_ITEMS_KEYS = frozenset(("type", "items"))
+_NDARRAY_KEYS = frozenset(("type", "name"))
+_TENSOR_KEYS = frozenset(("type", "name", "requires_grad"))
+_FLOAT_KEYS = frozenset(("type", "value"))
+
+
 def _decode_node(node: Any, leaf: _LeafBuilder) -> Any:
-    if node is None or isinstance(node, bool | int | float | str):
-        return node  # JSON keeps int and float apart; nan/inf are tagged objects
-    if isinstance(node, list):
-        return [_decode_node(item, leaf) for item in node]
-    if not isinstance(node, dict):
+    # exact type tests: the node comes from JSON (one call per node of a million-leaf file)
+    if type(node) is dict:
+        kind = node.get("type")
+        if kind == "tensor":
+            if node.keys() == _TENSOR_KEYS and type(node["requires_grad"]) is bool:
+                return leaf(node["name"], "tensor", node["requires_grad"])
+        elif kind == "ndarray":
+            if node.keys() == _NDARRAY_KEYS:
+                return leaf(node["name"], "ndarray", False)
+        elif kind == "dict" or kind == "ordered_dict":
+            if node.keys() == _ITEMS_KEYS:
+                return _decode_dict(node["items"], leaf, kind)
+        elif kind == "tuple":
+            if node.keys() == _ITEMS_KEYS and type(node["items"]) is list:
+                return tuple([_decode_node(item, leaf) for item in node["items"]])
+        elif kind == "float":
+            value = node.get("value")
+            if node.keys() == _FLOAT_KEYS and type(value) is str and value in _NONFINITE:
+                return _NONFINITE[value]
         raise _StructureError(f"unexpected node {node!r:.100}")
-    kind = node.get("type")
-    if kind == "float" and set(node) == {"type", "value"} and node["value"] in _NONFINITE:
-        return _NONFINITE[node["value"]]
-    if kind == "tuple" and set(node) == {"type", "items"} and isinstance(node["items"], list):
-        return tuple(_decode_node(item, leaf) for item in node["items"])
-    if kind in ("dict", "ordered_dict") and set(node) == {"type", "items"}:
-        return _decode_dict(node["items"], leaf, kind)
-    if kind == "ndarray" and set(node) == {"type", "name"}:
-        return leaf(node["name"], "ndarray", False)
-    if (
-        kind == "tensor"
-        and set(node) == {"type", "name", "requires_grad"}
-        and isinstance(node["requires_grad"], bool)
-    ):
-        return leaf(node["name"], "tensor", node["requires_grad"])
+    if type(node) is list:
+        return [_decode_node(item, leaf) for item in node]
+    if node is None or type(node) in _SCALAR_TYPES:
+        return node  # JSON keeps int and float apart; nan/inf are tagged objects
     raise _StructureError(f"unexpected node {node!r:.100}")
 
 
 def _decode_dict(items: Any, leaf: _LeafBuilder, kind: str) -> dict[Any, Any]:
     result: dict[Any, Any] = collections.OrderedDict() if kind == "ordered_dict" else {}
-    if not isinstance(items, list):
+    if type(items) is not list:
         raise _StructureError(f"dict items must be a list, got {items!r:.100}")
     for item in items:
-        if not isinstance(item, list) or len(item) != 2:
+        if type(item) is not list or len(item) != 2:
             raise _StructureError(f"dict item must be a [key, value] pair, got {item!r:.100}")
-        key = item[0]
-        if isinstance(key, dict):  # only nan/inf keys are tagged
+        key, value = item
+        if type(key) is dict:  # only nan/inf keys are tagged
             if key.get("type") != "float":
                 raise _StructureError(f"unexpected dict key {key!r:.100}")
             key = _decode_node(key, leaf)
-        elif isinstance(key, list):
+        elif type(key) is list:
             raise _StructureError(f"unexpected dict key {key!r:.100}")
         if key in result:
             raise _StructureError(f"duplicate dict key {key!r:.100}")
-        result[key] = _decode_node(item[1], leaf)
+        result[key] = _decode_node(value, leaf)
     return result
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _tensor_class() -> type:
-    """chainrule's Tensor class, imported lazily (``chainrule.tensor`` may import this module)."""
-    from chainrule.tensor import Tensor
-
-    return Tensor
-
-
-def _make_tensor(array: np.ndarray, requires_grad: bool) -> Any:
-    from chainrule.tensor import from_numpy
-
-    tensor = from_numpy(array)
-    if requires_grad:
-        tensor.requires_grad_(True)
-    return tensor
 
 
 def _type_name(obj: Any) -> str:

@@ -43,6 +43,7 @@ structure (encoding, checking, decoding) in :mod:`chainrule._serialization_struc
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import os
@@ -72,7 +73,6 @@ from chainrule._serialization_structure import (
     _decode,
     _Encoder,
     _LeafBuilder,
-    _make_tensor,
     _type_name,
     _with_fresh_stack,
 )
@@ -130,7 +130,8 @@ def save(
         >>> model.load_state_dict(ckpt["model"])
     """
     del pickle_module, pickle_protocol, _use_new_zipfile_serialization  # torch-only options
-    header, entries = _with_fresh_stack(_encode, obj)  # every error about obj, before any I/O
+    with _gc_paused():
+        header, entries = _with_fresh_stack(_encode, obj)  # errors about obj, before any I/O
     if isinstance(path, str | os.PathLike):
         _atomic_write(os.fsdecode(path), header, entries)
     elif callable(getattr(path, "write", None)):
@@ -308,6 +309,26 @@ def _what_it_is(head: bytes) -> str:
     return ""
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector, if it is on, while a checkpoint is encoded or read.
+
+    A header of a million tensors parses into millions of small objects, none of them
+    garbage, and the collector's repeated passes over them took longer than the work
+    itself. It is turned back on afterwards only if this call turned it off (concurrent
+    loads leave it as they found it).
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+@_gc_paused()
 def _read_checkpoint(f: Any, size: int | None, source: str) -> Any:
     """Check and load a checkpoint from ``f``; ``size`` is None for a stream of unknown length."""
 
@@ -348,13 +369,13 @@ def _read_checkpoint(f: Any, size: int | None, source: str) -> Any:
     metadata = header.pop("__metadata__", None)
     metadata = _check_metadata(metadata, fail)
     entries = [_check_entry(name, spec, fail) for name, spec in header.items()]
-    _check_layout(entries, None if size is None else size - 8 - header_len, fail)
+    in_file_order = _check_layout(entries, None if size is None else size - 8 - header_len, fail)
 
     is_chainrule = any(key.startswith("chainrule.") for key in metadata)
     structure = None
     if is_chainrule:
         structure = _check_chainrule_metadata(metadata, header, entries, fail)
-    arrays, data_digest = _read_data(f, entries, fail)
+    arrays, data_digest = _read_data(f, in_file_order, fail)
     if size is None and f.read(1):
         raise fail("corrupted: unexpected bytes after the data section the header describes")
     if is_chainrule and data_digest != metadata[_KEY_DATA_SHA256]:
@@ -363,10 +384,10 @@ def _read_checkpoint(f: Any, size: int | None, source: str) -> Any:
             f"(header says {metadata[_KEY_DATA_SHA256]}, data hashes to {data_digest}); "
             "the file was damaged or modified"
         )
-    arrays = {name: _native(array) for name, array in arrays.items()}
+    leaf = _LeafBuilder({name: _native(array) for name, array in arrays.items()})
     if structure is None:  # a plain safetensors file from another library
-        return {entry.name: _make_tensor(arrays[entry.name], False) for entry in entries}
-    return _decode(structure, _LeafBuilder(arrays), fail)
+        return {entry.name: leaf(entry.name, "tensor", False) for entry in entries}
+    return _decode(structure, leaf, fail)
 
 
 def _read_exactly(f: Any, n: int, fail: Callable[[str], CheckpointError]) -> bytes:
@@ -377,16 +398,19 @@ def _read_exactly(f: Any, n: int, fail: Callable[[str], CheckpointError]) -> byt
 
 
 def _read_data(
-    f: Any, entries: list[_TensorEntry], fail: Callable[[str], CheckpointError]
+    f: Any, in_file_order: list[_TensorEntry], fail: Callable[[str], CheckpointError]
 ) -> tuple[dict[str, np.ndarray], str]:
-    """Read every tensor into its own array (file order), hashing the bytes on the way."""
+    """Read every tensor into its own array (in file order), hashing the bytes on the way."""
     digest = hashlib.sha256()
     arrays: dict[str, np.ndarray] = {}
-    for entry in sorted(entries, key=lambda e: (e.begin, e.end)):
+    for entry in in_file_order:
         try:
             array = np.empty(entry.shape, dtype=entry.dtype)
         except (ValueError, MemoryError) as error:
             raise fail(f"tensor {entry.name!r:.200} cannot be allocated ({error})") from None
+        arrays[entry.name] = array
+        if entry.begin == entry.end:  # an empty tensor: nothing to read or hash
+            continue
         raw = array.reshape(-1).view(np.uint8)  # (nbytes,) view of the fresh array
         filled = 0
         while filled < raw.size:
@@ -397,7 +421,6 @@ def _read_data(
         digest.update(raw)
         if entry.dtype == np.bool_ and raw.size and raw.max() > 1:
             raise fail(f"corrupted: BOOL tensor {entry.name!r} holds bytes other than 0 and 1")
-        arrays[entry.name] = array
     return arrays, digest.hexdigest()
 
 
