@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import chainrule as cr
-from chainrule import serialization
+from chainrule import _serialization_format, serialization
 from chainrule.serialization import MAX_HEADER_SIZE, MAX_NESTING, CheckpointError
 
 
@@ -257,3 +257,18 @@ def test_save_and_load_leave_the_garbage_collector_as_they_found_it(tmp_path: Pa
     with pytest.raises(CheckpointError):
         cr.load(path)
     assert gc.isenabled()
+
+
+def test_save_refuses_a_header_that_load_would_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a million small arrays make a header over the 100 MB limit: saving it used to
+    # succeed and give a file cr.load refused; the limit is lowered here to keep it small
+    monkeypatch.setattr(_serialization_format, "MAX_HEADER_SIZE", 4096)
+    path = tmp_path / "many.safetensors"
+    with pytest.raises(ValueError, match=r"cr.save: the checkpoint's header would be \d+ "
+                                         r"bytes for 200 arrays, more than the 4096-byte"):
+        cr.save({f"a{i}": cr.zeros(1) for i in range(200)}, path)
+    assert not path.exists()
+    cr.save({f"a{i}": cr.zeros(1) for i in range(10)}, path)  # under the limit: fine
+    assert len(cr.load(path)) == 10

@@ -92,6 +92,13 @@ def _build_header(
     )
     header = text.encode("utf-8")
     header += b" " * (-(8 + len(header)) % 8)  # pad so the data section starts 8-aligned
+    if len(header) > MAX_HEADER_SIZE:  # what saves must also load
+        raise ValueError(
+            f"cr.save: the checkpoint's header would be {len(header)} bytes for "
+            f"{len(entries)} arrays, more than the {MAX_HEADER_SIZE}-byte limit of "
+            "safetensors files that cr.load reads; save fewer, larger arrays (e.g. stack "
+            "small ones) or split the object over several files"
+        )
     return struct.pack("<Q", len(header)) + header, [(n, f) for n, _, f in entries]
 
 

@@ -121,7 +121,8 @@ def save(
     Raises:
         TypeError: ``obj`` holds something else (a function, a module, a complex array,
             ...); the message names its type and key path. Nothing is written then.
-        ValueError: ``obj`` contains itself.
+        ValueError: ``obj`` contains itself, nests deeper than :data:`MAX_NESTING`, or
+            holds so many arrays that the header would exceed :data:`MAX_HEADER_SIZE`.
 
     Examples:
         >>> cr.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
