@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule import serialization
+from chainrule import _serialization_format, serialization
 from chainrule.serialization import CheckpointError, load, save
 from chainrule.tensor import Tensor, from_numpy, tensor
 
@@ -483,7 +483,7 @@ def _signed_file(structure: Any, tensors: dict[str, Any] | None = None, data: by
     """A file with valid digests around an arbitrary (possibly malformed) structure."""
     tensors = tensors or {}
     metadata = {"chainrule.format": "1", "chainrule.structure": json.dumps(structure)}
-    metadata["chainrule.header_sha256"] = serialization._header_digest(metadata, tensors)
+    metadata["chainrule.header_sha256"] = _serialization_format._header_digest(metadata, tensors)
     metadata["chainrule.sha256"] = hashlib.sha256(data).hexdigest()
     return _raw_file({"__metadata__": metadata, **tensors}, data)
 
@@ -497,6 +497,7 @@ def _signed_file(structure: Any, tensors: dict[str, Any] | None = None, data: by
         ({"type": "dict", "items": [["a", 1], ["a", 2]]}, "duplicate dict key 'a'"),
         ({"type": "dict", "items": [[[1], 1]]}, "unexpected dict key [1]"),
         ({"type": "float", "value": "1e5"}, "unexpected node"),
+        ({"type": "float", "value": ["nan"]}, "unexpected node"),
         ([{"type": "ndarray", "name": "x"},
           {"type": "tensor", "name": "x", "requires_grad": False}],
          "tensor 'x' is used as two different kinds of leaf"),

@@ -1,9 +1,12 @@
 """``Tensor``: a NumPy array with a gradient, a ``grad_fn`` and PyTorch's methods.
 
 :class:`chainrule._tensor_base.TensorBase` holds the data, the autograd flags, hooks and
-printing; this class adds the operations. Operators and methods are written out
-explicitly (no monkeypatching) and delegate to :mod:`chainrule.ops`, where each op's
-forward and backward stand together.
+printing; this class adds the operations: here the operators, conversions and in-place
+updates, inherited from :class:`chainrule._tensor_ops.TensorOps` the core named
+operations (arithmetic, reductions, reshaping, products) and from
+:class:`chainrule._tensor_methods.TensorMethods` the rest of PyTorch's everyday methods.
+Operators and methods are written out explicitly (no monkeypatching) and delegate to
+:mod:`chainrule.ops`, where each op's forward and backward stand together.
 
 Import order (the one rule that breaks the tensor <-> autograd <-> ops cycle): the ops
 and the engine build on ``Tensor``, and ``Tensor``'s methods call them, so each module of
@@ -29,13 +32,14 @@ from chainrule._tensor_base import (
     _to_array,
 )
 from chainrule._tensor_methods import TensorMethods
+from chainrule._tensor_ops import TensorOps
 from chainrule.autograd.grad_mode import GradMode
 from chainrule.device import check_device, device
 
 __all__ = ["Tensor", "tensor", "from_numpy", "as_tensor", "is_tensor"]
 
 
-class Tensor(TensorMethods, TensorBase):
+class Tensor(TensorOps, TensorMethods, TensorBase):
     """A multi-dimensional array that can record the operations applied to it.
 
     Attributes:
@@ -321,197 +325,6 @@ class Tensor(TensorMethods, TensorBase):
         np.copyto(self._data, src_data, casting="unsafe")
         self._version[0] += 1
         return self
-
-
-    # -- operations as methods (see chainrule.ops for the rules) ----------------------
-    def add(self, other: Any, alpha: Any = 1) -> Tensor:
-        return _ops.add(self, other, alpha)
-
-    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
-        return _ops.sub(self, other, alpha)
-
-    def mul(self, other: Any) -> Tensor:
-        return _ops.mul(self, other)
-
-    def div(self, other: Any, rounding_mode: str | None = None) -> Tensor:
-        return _ops.div(self, other, rounding_mode=rounding_mode)
-
-    def square(self) -> Tensor:
-        return _ops.square(self)
-
-    def log1p(self) -> Tensor:
-        return _ops.log1p(self)
-
-    def sign(self) -> Tensor:
-        return _ops.sign(self)
-
-    def neg(self) -> Tensor:
-        return _ops.neg(self)
-
-    def reciprocal(self) -> Tensor:
-        return _ops.reciprocal(self)
-
-    def pow(self, exponent: Any) -> Tensor:
-        return _ops.pow(self, exponent)
-
-    def exp(self) -> Tensor:
-        return _ops.exp(self)
-
-    def log(self) -> Tensor:
-        return _ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        return _ops.sqrt(self)
-
-    def abs(self) -> Tensor:
-        return _ops.abs(self)
-
-    def sin(self) -> Tensor:
-        return _ops.sin(self)
-
-    def cos(self) -> Tensor:
-        return _ops.cos(self)
-
-    def tanh(self) -> Tensor:
-        return _ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return _ops.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return _ops.relu(self)
-
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
-        return _ops.clamp(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other: Any) -> Tensor:
-        return _ops.maximum(self, other)
-
-    def minimum(self, other: Any) -> Tensor:
-        return _ops.minimum(self, other)
-
-    def sum(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.sum(self, *args, **kwargs)
-
-    def mean(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.mean(self, *args, **kwargs)
-
-    def var(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.var(self, *args, **kwargs)
-
-    def std(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.std(self, *args, **kwargs)
-
-    def max(self, *args: Any, **kwargs: Any) -> Any:
-        return _ops.max(self, *args, **kwargs)
-
-    def min(self, *args: Any, **kwargs: Any) -> Any:
-        return _ops.min(self, *args, **kwargs)
-
-    def amax(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.amax(self, *args, **kwargs)
-
-    def amin(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.amin(self, *args, **kwargs)
-
-    def argmax(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.argmax(self, *args, **kwargs)
-
-    def argmin(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.argmin(self, *args, **kwargs)
-
-    def logsumexp(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.logsumexp(self, *args, **kwargs)
-
-    def prod(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.prod(self, *args, **kwargs)
-
-    def softmax(self, dim: int) -> Tensor:
-        return _ops.softmax(self, dim)
-
-    def log_softmax(self, dim: int) -> Tensor:
-        return _ops.log_softmax(self, dim)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return _ops.reshape(self, *shape)
-
-    def view(self, *shape: Any) -> Tensor:
-        return _ops.view(self, *shape)
-
-    def view_as(self, other: Tensor) -> Tensor:
-        return _ops.view(self, other.shape)
-
-    def reshape_as(self, other: Tensor) -> Tensor:
-        return _ops.reshape(self, other.shape)
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        return _ops.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, *args: Any, **kwargs: Any) -> Tensor:
-        return _ops.squeeze(self, *args, **kwargs)
-
-    def unsqueeze(self, dim: int) -> Tensor:
-        return _ops.unsqueeze(self, dim)
-
-    def transpose(self, dim0: int, dim1: int) -> Tensor:
-        return _ops.transpose(self, dim0, dim1)
-
-    swapaxes = transpose
-    swapdims = transpose
-
-    def t(self) -> Tensor:
-        return _ops.transpose(self, 0, 1) if self.ndim == 2 else self
-
-    def permute(self, *dims: Any) -> Tensor:
-        return _ops.permute(self, *dims)
-
-    def expand(self, *sizes: Any) -> Tensor:
-        return _ops.expand(self, *sizes)
-
-    def expand_as(self, other: Tensor) -> Tensor:
-        return _ops.expand(self, other.shape)
-
-    def broadcast_to(self, shape: Any) -> Tensor:
-        return _ops.broadcast_to(self, shape)
-
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-        return _ops.split(self, split_size_or_sections, dim)
-
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-        return _ops.chunk(self, chunks, dim)
-
-    def flip(self, *dims: Any) -> Tensor:
-        return _ops.flip(self, dims[0] if len(dims) == 1 else dims)
-
-    def repeat(self, *sizes: Any) -> Tensor:
-        return _ops.repeat(self, *sizes)
-
-    def tile(self, *dims: Any) -> Tensor:
-        return _ops.tile(self, dims[0] if len(dims) == 1 else dims)
-
-    def index_put(self, indices: Any, values: Any, accumulate: bool = False) -> Tensor:
-        return _ops.index_put(self, indices, values, accumulate=accumulate)
-
-    def dot(self, other: Any) -> Tensor:
-        return _ops.dot(self, other)
-
-    def matmul(self, other: Any) -> Tensor:
-        return _ops.matmul(self, other)
-
-    def mm(self, other: Any) -> Tensor:
-        return _ops.mm(self, other)
-
-    def bmm(self, other: Any) -> Tensor:
-        return _ops.bmm(self, other)
-
-    def outer(self, other: Any) -> Tensor:
-        return _ops.outer(self, other)
-
-    def where(self, condition: Any, other: Any) -> Tensor:
-        return _ops.where(condition, self, other)
-
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,

@@ -6,183 +6,31 @@ module runs ``forward``; if an op inside raises a shape error, the message is pr
 with the path of the innermost failing module from the outermost one called, e.g.
 ``model.2 (Linear(in_features=64, out_features=10, bias=True)): linear: input (32, 65)
 does not match weight (out=10, in=64) ...``.
+
+The call bookkeeping and the error prefixes are in :mod:`chainrule.nn.modules._calls`
+(with :func:`parameter_names`, re-exported here); loading a state dict is in
+:mod:`chainrule.nn.modules._state_dict`.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import Any, NamedTuple
-
-import numpy as np
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from chainrule import dtypes
+from chainrule.nn.modules._calls import (
+    _SHAPE_ERRORS,
+    _annotate,
+    _calls,
+    _note_root,
+    parameter_names,
+)
+from chainrule.nn.modules._state_dict import _IncompatibleKeys, load_state_dict
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
 __all__ = ["Module", "parameter_names"]
-
-# -- bookkeeping of calls: how deep we are, and the recent outermost modules called ------
-# Per thread (as PyTorch keeps its call state): a model called in one thread neither
-# changes another thread's depth nor the parameter names ``explain`` uses there.
-
-_MAX_ROOTS = 8
-
-
-class _CallState(threading.local):
-    """The calling thread's module-call bookkeeping (created on first use in a thread)."""
-
-    depth = 0
-    last_root = 0
-
-    def __init__(self) -> None:
-        self.roots: dict[int, weakref.ref[Module]] = {}  # id -> module, most recent last
-
-
-_calls = _CallState()
-
-
-def _note_root(module: Module) -> None:
-    """Remember ``module`` as the most recently called outermost module (of this thread).
-
-    ``__call__`` skips this when the same root is called again (an id comparison); the
-    weak reference's callback forgets a module when it dies, so its id cannot be mistaken
-    for a new module's.
-    """
-    state = _calls
-    roots = state.roots
-    key = id(module)
-    ref = roots.pop(key, None)
-    if ref is None or ref() is not module:
-        ref = weakref.ref(module, lambda r, key=key, state=state: _drop_root(state, key, r))
-    roots[key] = ref
-    if len(roots) > _MAX_ROOTS:
-        del roots[next(iter(roots))]
-    state.last_root = key
-
-
-def _drop_root(state: _CallState, key: int, ref: weakref.ref[Module]) -> None:
-    # may run in any thread (the garbage collector's): edit the owning thread's state
-    roots = state.roots
-    if roots.get(key) is ref:
-        roots.pop(key, None)
-    if state.last_root == key:
-        state.last_root = 0
-
-
-def _iter_named_parameters(root: Module) -> Iterator[tuple[str, Parameter]]:
-    """``root.named_parameters()`` without recursion, so any nesting depth works."""
-    seen_modules: set[int] = set()
-    seen_params: set[int] = set()
-    stack: list[tuple[str, Module]] = [("", root)]
-    while stack:
-        prefix, module = stack.pop()
-        if id(module) in seen_modules:
-            continue
-        seen_modules.add(id(module))
-        for name, p in module._parameters.items():
-            if p is not None and id(p) not in seen_params:
-                seen_params.add(id(p))
-                yield (f"{prefix}.{name}" if prefix else name), p
-        children = [(n, c) for n, c in module._modules.items() if c is not None]
-        for name, child in reversed(children):  # pop order = registration order
-            stack.append((f"{prefix}.{name}" if prefix else name, child))
-
-
-def parameter_names(among: Collection[int] | None = None) -> dict[int, str]:
-    """``{id(param): qualified name}`` (``'0.weight'``, ``'fc1.bias'``) for the parameters
-    of this thread's most recently called outermost modules (the newest call wins when
-    one parameter belongs to several).
-
-    Args:
-        among: ids of the tensors of interest (e.g. a graph's leaves): only the modules
-            owning one of them are named (None: all of them, the newest call winning a
-            name). When the names of ``among`` come from several modules (an
-            encoder and a decoder, both with a ``weight``), every name is prefixed with its
-            module's class, numbered in call order if two share a class
-            (``Linear#1.weight``, ``Linear#2.weight``), so that no name is ambiguous.
-    """
-    owners: list[tuple[Module, dict[int, str]]] = []
-    for ref in list(_calls.roots.values()):
-        module = ref()
-        if module is not None:
-            named = {id(p): name for name, p in _iter_named_parameters(module)}
-            if among is None or any(key in among for key in named):
-                owners.append((module, named))
-    names: dict[int, str] = {}
-    owner_of: dict[int, int] = {}
-    for index, (_, named) in enumerate(owners):
-        for key, name in named.items():
-            names[key], owner_of[key] = name, index
-    if among is None or len(set(owner_of.values())) <= 1:
-        return names  # one module's own names are unambiguous
-    counts: dict[str, int] = {}
-    for module, _ in owners:
-        counts[type(module).__name__] = counts.get(type(module).__name__, 0) + 1
-    labels, numbered = [], {}
-    for module, _ in owners:
-        cls = type(module).__name__
-        if counts[cls] > 1:
-            numbered[cls] = numbered.get(cls, 0) + 1
-            cls = f"{cls}#{numbered[cls]}"
-        labels.append(cls)
-    return {key: f"{labels[owner_of[key]]}.{name}" for key, name in names.items()}
-
-
-_SHAPE_ERRORS = (ValueError, RuntimeError, IndexError)
-
-
-def _annotate(error: BaseException, module: Module) -> None:
-    """Prefix ``error``'s message with the path from ``module`` to the failing module.
-
-    The innermost module the error passes through is the failing one; each enclosing
-    module rewrites the prefix with the longer path, so the outermost call's path remains.
-    """
-    failing = getattr(error, "_cr_module", None)
-    if failing is None:
-        if not error.args or not isinstance(error.args[0], str):
-            return
-        try:
-            error._cr_module = module  # type: ignore[attr-defined]
-            error._cr_message = error.args[0]  # type: ignore[attr-defined]
-        except AttributeError:  # an exception type without a __dict__
-            return
-        failing = module
-    path = _path_to(module, failing)
-    if path is None:  # raised by a module outside this tree: keep its own prefix
-        return
-    where = ".".join(["model", *path])
-    error.args = (f"{where} ({_describe(failing)}): {error._cr_message}",  # type: ignore
-                  *error.args[1:])
-
-
-def _path_to(root: Module, target: Module) -> list[str] | None:
-    if root is target:
-        return []
-    for name, m in root.named_modules():
-        if m is target:
-            return name.split(".")
-    return None
-
-
-def _describe(module: Module) -> str:
-    extra = module.extra_repr().split("\n")[0]
-    return f"{module._get_name()}({extra})"
-
-
-class _IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict`` could not match: ``(missing_keys, unexpected_keys)``."""
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]
-
-    def __repr__(self) -> str:
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return (f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
-                f"unexpected_keys={self.unexpected_keys})")
 
 
 def _check_name(owner: Module, kind: str, name: Any, store: dict[str, Any]) -> None:
@@ -553,58 +401,7 @@ class Module:
         always one. All errors are reported together in one RuntimeError and nothing is
         copied. Returns ``(missing_keys, unexpected_keys)``.
         """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"load_state_dict: expected a dict-like state_dict, got "
-                            f"{type(state_dict).__name__}")
-        own = self._state_owners()
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        if strict and missing:
-            errors.append("Missing key(s) in state_dict: "
-                          + ", ".join(f'"{k}"' for k in missing) + ". ")
-        if strict and unexpected:
-            errors.append("Unexpected key(s) in state_dict: "
-                          + ", ".join(f'"{k}"' for k in unexpected) + ". ")
-        values = {}
-        for key, (_, _, current) in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            arr = np.asarray(value._data if isinstance(value, Tensor) else value)
-            if arr.shape != current.shape:
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{arr.shape} from checkpoint, the shape in current model is "
-                              f"{tuple(current.shape)}.")
-            values[key] = arr
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
-                               + "\n\t".join(errors))
-        for key, arr in values.items():
-            module, name, current = own[key]
-            if assign:
-                new = Tensor._make(np.array(arr, dtype=current.dtype))
-                if name in module._parameters:
-                    module.register_parameter(name, Parameter(new, current.requires_grad))
-                else:
-                    module.register_buffer(name, new)
-            else:
-                current._data[...] = arr
-                current._version[0] += 1
-        return _IncompatibleKeys(missing, unexpected)
-
-    def _state_owners(self) -> dict[str, tuple[Module, str, Tensor]]:
-        """``{key: (module, attribute name, tensor)}`` for every state_dict entry."""
-        owners: dict[str, tuple[Module, str, Tensor]] = {}
-        for prefix, module in self.named_modules(remove_duplicate=False):
-            base = f"{prefix}." if prefix else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    owners[base + name] = (module, name, p)
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent_buffers:
-                    owners[base + name] = (module, name, b)
-        return owners
+        return load_state_dict(self, state_dict, strict, assign)
 
     # -- printing ---------------------------------------------------------------------
     def _get_name(self) -> str:
