@@ -275,6 +275,39 @@ class Optimizer:
     def _zeros_like(p: Tensor) -> Tensor:
         return Tensor._make(np.zeros(p._data.shape, p._data.dtype))
 
+    def _lazy_state(self, p: Tensor, *buffers: str | None, **scalars: float) -> dict[str, Any]:
+        """``p``'s state, made on its first update if it is empty: a ``step`` counter, then
+        a 0-d tensor of the counter's dtype per keyword (``mu_product=1.0``), then a zero
+        buffer shaped like ``p`` per name in ``buffers`` (None skips an optional one). The
+        entries are made in that order, which is the order of PyTorch's state dict.
+        """
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._new_step()
+            for key, value in scalars.items():
+                state[key] = self._new_step()
+                state[key]._data[...] = value
+            for key in buffers:
+                if key is not None:
+                    state[key] = self._zeros_like(p)
+        return state
+
+    def _buffer(self, p: Tensor, key: str) -> np.ndarray:
+        """The array of ``p``'s state buffer ``key``, made (zeros) if it is missing: an
+        option that needs it (amsgrad, momentum, ...) was switched on mid-training."""
+        state = self.state[p]
+        if key not in state:
+            state[key] = self._zeros_like(p)
+        return state[key]._data
+
+    @staticmethod
+    def _count_step(state: dict[str, Any]) -> float:
+        """Add one to ``state["step"]`` in place (in the counter's own dtype, as PyTorch
+        counts); return the new count."""
+        step_t = state["step"]._data
+        step_t += 1
+        return step_t.item()
+
     # -- state dicts ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The optimizer's state in PyTorch's layout.
