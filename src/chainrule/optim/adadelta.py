@@ -58,10 +58,9 @@ class Adadelta(Optimizer):
     def _update(self, p: Tensor, lr: float, rho: float, eps: float, weight_decay: float,
                 maximize: bool) -> None:
         """One Adadelta update of parameter ``p``, in place on its array and state buffers."""
-        state = self._lazy_state(p, "square_avg", "acc_delta")
-        self._count_step(state)
+        state, _ = self._step_state(p, "square_avg", "acc_delta")
         a = p._data
-        g = self._grad_for_update(a, p.grad._data, weight_decay, maximize, self._scratch(a, 0))
+        g = self._grad_for_update(a, p.grad._data, weight_decay, maximize)
         v, u = state["square_avg"]._data, state["acc_delta"]._data
         v *= rho
         v += (1 - rho) * g * g

@@ -93,7 +93,9 @@ class Adagrad(Optimizer):
         state = self.state[p]
         if len(state) == 0:  # e.g. a state dict without this parameter was loaded
             state = self._init_state(p, group)
-        clr = lr / (1 + (self._count_step(state) - 1) * lr_decay)
+        step_t = state["step"]._data
+        step_t += 1
+        clr = lr / (1 + (step_t.item() - 1) * lr_decay)
 
         a = p._data
         s0, s1 = self._scratch(a, 0), self._scratch(a, 1)

@@ -101,9 +101,8 @@ class Adam(Optimizer):
     ) -> None:
         """One Adam update of parameter ``p``, in place on its array and state buffers."""
         a = p._data
-        state = self._lazy_state(p, "exp_avg", "exp_avg_sq",
-                                 "max_exp_avg_sq" if amsgrad else None)
-        step = self._count_step(state)
+        state, step = self._step_state(p, "exp_avg", "exp_avg_sq",
+                                       "max_exp_avg_sq" if amsgrad else None)
         m = state["exp_avg"]._data
         v = state["exp_avg_sq"]._data
         s0, s1 = self._scratch(a, 0), self._scratch(a, 1)

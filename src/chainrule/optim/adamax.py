@@ -53,10 +53,9 @@ class Adamax(Optimizer):
     def _update(self, p: Tensor, lr: float, beta1: float, beta2: float, eps: float,
                 weight_decay: float, maximize: bool) -> None:
         """One Adamax update of parameter ``p``, in place on its array and state buffers."""
-        state = self._lazy_state(p, "exp_avg", "exp_inf")
-        t = self._count_step(state)
+        state, t = self._step_state(p, "exp_avg", "exp_inf")
         a = p._data
-        g = self._grad_for_update(a, p.grad._data, weight_decay, maximize, self._scratch(a, 0))
+        g = self._grad_for_update(a, p.grad._data, weight_decay, maximize)
         m, u = state["exp_avg"]._data, state["exp_inf"]._data
         lerp_(m, g, 1 - beta1)
         u *= beta2

@@ -13,6 +13,9 @@ from chainrule.tensor import Tensor
 
 __all__ = ["NAdam"]
 
+#: NAdam's extra state: the product of the momentum factors, starting at 1
+_MU_PRODUCT = (("mu_product", 1.0),)
+
 
 class NAdam(Optimizer):
     r"""NAdam, with PyTorch's update equations.
@@ -69,12 +72,11 @@ class NAdam(Optimizer):
     def _update(self, p: Tensor, lr: float, beta1: float, beta2: float, eps: float,
                 weight_decay: float, maximize: bool, psi: float, decoupled: bool) -> None:
         """One NAdam update of parameter ``p``, in place on its array and state buffers."""
-        state = self._lazy_state(p, "exp_avg", "exp_avg_sq", mu_product=1.0)
-        t = self._count_step(state)
+        state, t = self._step_state(p, "exp_avg", "exp_avg_sq", scalars=_MU_PRODUCT)
         a = p._data
         bias_correction2 = 1 - beta2**t
         l2 = decay_weights_(a, weight_decay, decoupled, 1 - lr * weight_decay)
-        g = self._grad_for_update(a, p.grad._data, l2, maximize, self._scratch(a, 0))
+        g = self._grad_for_update(a, p.grad._data, l2, maximize)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         mu_prod_t = state["mu_product"]._data

@@ -59,11 +59,10 @@ class RAdam(Optimizer):
     def _update(self, p: Tensor, lr: float, beta1: float, beta2: float, eps: float,
                 weight_decay: float, maximize: bool, decoupled: bool) -> None:
         """One RAdam update of parameter ``p``, in place on its array and state buffers."""
-        state = self._lazy_state(p, "exp_avg", "exp_avg_sq")
-        t = self._count_step(state)
+        state, t = self._step_state(p, "exp_avg", "exp_avg_sq")
         a = p._data
         l2 = decay_weights_(a, weight_decay, decoupled, 1 - lr * weight_decay)
-        g = self._grad_for_update(a, p.grad._data, l2, maximize, self._scratch(a, 0))
+        g = self._grad_for_update(a, p.grad._data, l2, maximize)
         m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
         adam_moments_(m, v, g, beta1, beta2)
         bias_correction1 = 1 - beta1**t

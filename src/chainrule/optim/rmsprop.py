@@ -98,9 +98,8 @@ class RMSprop(Optimizer):
     ) -> None:
         """One RMSprop update of parameter ``p``, in place on its array and state buffers."""
         a = p._data
-        state = self._lazy_state(p, "square_avg", "momentum_buffer" if momentum > 0 else None,
-                                 "grad_avg" if centered else None)
-        self._count_step(state)
+        state, _ = self._step_state(p, "square_avg", "momentum_buffer" if momentum > 0 else None,
+                                    "grad_avg" if centered else None)
         s0, s1 = self._scratch(a, 0), self._scratch(a, 1)
         d = self._grad_for_update(a, p.grad._data, weight_decay, maximize, s0)
 
