@@ -12,7 +12,7 @@ workloads, the losses of the three must agree to float32 rounding.
 
 from __future__ import annotations
 
-import itertools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench.reference_conv import NumpyCNN
+from bench.steps import library_step, numpy_step
 
 __all__ = ["CNNSpec", "make_cnn_problem", "make_cnn_steps"]
 
@@ -82,17 +83,6 @@ def make_cnn_problem(spec: CNNSpec, seed: int = 0) -> tuple[Layers, list[tuple[A
     return layers, batches
 
 
-def _numpy_step(spec: CNNSpec, layers: Layers, batches: list[Any]) -> Callable[[], Any]:
-    model = NumpyCNN(layers, spec.lr, spec.momentum)
-    data = itertools.cycle(batches)
-
-    def step() -> Any:
-        x, t = next(data)
-        return model.step(x, t)
-
-    return step
-
-
 def _library_step(lib: Any, spec: CNNSpec, layers: Layers,
                   batches: list[Any]) -> Callable[[], Any]:
     """The training step as a user writes it, for ``lib`` = chainrule or torch."""
@@ -120,36 +110,14 @@ def _library_step(lib: Any, spec: CNNSpec, layers: Layers,
     model = nn.Sequential(*modules)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = lib.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum)
-    data = itertools.cycle([(lib.from_numpy(x), lib.from_numpy(t)) for x, t in batches])
-
-    def step() -> Any:
-        x, t = next(data)
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), t)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
-
-
-def _chainrule_step(spec: CNNSpec, layers: Layers, batches: list[Any]) -> Callable[[], Any]:
-    import chainrule
-
-    return _library_step(chainrule, spec, layers, batches)
-
-
-def _torch_step(spec: CNNSpec, layers: Layers, batches: list[Any]) -> Callable[[], Any]:
-    import torch
-
-    return _library_step(torch, spec, layers, batches)
-
-
-_BUILDERS = {"numpy": _numpy_step, "chainrule": _chainrule_step, "torch": _torch_step}
+    return library_step(lib, lambda x, t: loss_fn(model(x), t), optimizer, batches)
 
 
 def make_cnn_steps(spec: CNNSpec, libs: list[str], seed: int = 0) -> dict[str, Callable[[], Any]]:
     """One training-step closure per library, from the same weights and batches; each call
     trains on the next batch and returns the loss."""
     layers, batches = make_cnn_problem(spec, seed)
-    return {lib: _BUILDERS[lib](spec, layers, batches) for lib in libs}
+    return {lib: numpy_step(NumpyCNN(layers, spec.lr, spec.momentum), batches)
+            if lib == "numpy" else
+            _library_step(importlib.import_module(lib), spec, layers, batches)
+            for lib in libs}

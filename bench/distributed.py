@@ -75,6 +75,8 @@ def _problem(rank: int, size: int, sizes: tuple[int, ...] = SIZES,
 
 def _library_step(lib: Any, weights: list[Any], batches: list[Any], wrap: Any) -> Any:
     """The training step as a user writes it (chainrule and PyTorch share the code)."""
+    from bench.steps import library_step
+
     nn = lib.nn
     layers: list[Any] = []
     for k, (W, b) in enumerate(weights):
@@ -88,24 +90,14 @@ def _library_step(lib: Any, weights: list[Any], batches: list[Any], wrap: Any) -
     model = wrap(nn.Sequential(*layers))
     optimizer = lib.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
-    data = [(lib.from_numpy(x), lib.from_numpy(t)) for x, t in batches]
-    count = [0]
-
-    def step() -> Any:
-        x, t = data[count[0] % len(data)]
-        count[0] += 1
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), t)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return library_step(lib, lambda x, t: loss_fn(model(x), t), optimizer, batches)
 
 
 def _numpy_step(weights: list[Any], batches: list[Any], comm: Any) -> Any:
     """Hand-written NumPy forward/backward; per-layer Iallreduce during the backward."""
     import numpy as np
+
+    from bench.reference_numpy import softmax_cross_entropy
 
     W = [w.copy() for w, _ in weights]
     b = [c.copy() for _, c in weights]
@@ -127,15 +119,8 @@ def _numpy_step(weights: list[Any], batches: list[Any], comm: Any) -> Any:
             if i < last:
                 pre.append(z)
                 a = np.maximum(z, 0)
-        n = z.shape[0]
-        m = z.max(axis=1, keepdims=True)
-        e = np.exp(z - m)
-        s = e.sum(axis=1, keepdims=True)
-        rows = np.arange(n)
-        loss = np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, t])
-        dz = e / s
-        dz[rows, t] -= 1
-        dz /= n * size  # the mean over the global batch, once summed over the processes
+        # the mean over the global batch, once the gradients are summed over the processes
+        loss, dz = softmax_cross_entropy(z, t, batch=z.shape[0] * size)
         grads, requests = [None] * len(W), []
         for i in range(last, -1, -1):
             gW = dz.T @ inputs[i]

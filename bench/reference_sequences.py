@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.reference_numpy import softmax_cross_entropy
+
 __all__ = ["NumpyGPT", "NumpyLSTMLM"]
 
 _K = math.sqrt(2.0 / math.pi)
@@ -52,19 +54,6 @@ def _layer_norm_backward(dy: np.ndarray, g: np.ndarray, cache: Any) -> tuple[np.
     dxh -= xh * mean_dx
     dxh *= r
     return dxh, dg, db
-
-
-def _cross_entropy(z: np.ndarray, t: np.ndarray) -> tuple[np.float32, np.ndarray]:
-    """Mean softmax cross-entropy over rows and its gradient ``(softmax - onehot) / N``."""
-    n = len(t)
-    zs = z - z.max(1, keepdims=True)
-    e = np.exp(zs)
-    s = e.sum(1, keepdims=True)
-    loss = (np.log(s[:, 0]) - zs[np.arange(n), t]).mean()
-    dz = e / s
-    dz[np.arange(n), t] -= 1
-    dz /= n
-    return loss, dz
 
 
 class _AdamW:
@@ -119,7 +108,7 @@ class NumpyGPT:
             caches.append(cache)
         xf, ln_cache = _layer_norm(x, w["ln_f.weight"], w["ln_f.bias"])
         logits = xf @ w["wte.weight"].T  # the tied head: (BT,C)(C,V)
-        loss, dz = _cross_entropy(logits, targets.reshape(-1))
+        loss, dz = softmax_cross_entropy(logits, targets.reshape(-1))
         grads["wte.weight"] += dz.T @ xf
         dx, grads["ln_f.weight"], grads["ln_f.bias"] = _layer_norm_backward(
             dz @ w["wte.weight"], w["ln_f.weight"], ln_cache)
@@ -246,7 +235,7 @@ class NumpyLSTMLM:
             h, c = o * tc, c_new
             hs[t] = h
         logits = hs.reshape(T * N, H) @ w["decoder.weight"].T + w["decoder.bias"]
-        loss, dz = _cross_entropy(logits, targets.reshape(-1))
+        loss, dz = softmax_cross_entropy(logits, targets.reshape(-1))
         dW_dec = dz.T @ hs.reshape(T * N, H)
         db_dec = dz.sum(0)
         dhs = (dz @ w["decoder.weight"]).reshape(T, N, H)

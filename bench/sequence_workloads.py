@@ -8,7 +8,6 @@ APIs are the same), as a user would write them.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.reference_sequences import NumpyGPT, NumpyLSTMLM
+from bench.steps import library_step, numpy_step
 
 __all__ = ["GPTSpec", "LSTMSpec", "make_seq_steps", "SEQUENCE_WORKLOADS"]
 
@@ -185,18 +185,7 @@ def _library_step(lib: Any, spec: Any, weights: dict[str, np.ndarray],
     model.load_state_dict({k: lib.from_numpy(v.copy()) for k, v in weights.items()},
                           strict=False)
     params = [p for _, p in model.named_parameters()]
-    optimizer = optimizer_of(params)
-    data = itertools.cycle([(lib.from_numpy(x), lib.from_numpy(t)) for x, t in batches])
-
-    def step() -> Any:
-        x, t = next(data)
-        optimizer.zero_grad()
-        loss = model(x, t)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return library_step(lib, model, optimizer_of(params), batches)
 
 
 def _numpy_step(spec: Any, weights: dict[str, np.ndarray], batches: list[Any]
@@ -205,13 +194,7 @@ def _numpy_step(spec: Any, weights: dict[str, np.ndarray], batches: list[Any]
         model: Any = NumpyGPT(weights, spec.n_layer, spec.n_head, spec.lr, (0.9, 0.999), 0.01)
     else:
         model = NumpyLSTMLM(weights, spec.lr)
-    data = itertools.cycle(batches)
-
-    def step() -> Any:
-        x, t = next(data)
-        return model.step(x, t)
-
-    return step
+    return numpy_step(model, batches)
 
 
 def make_seq_steps(spec: GPTSpec | LSTMSpec, libs: Sequence[str], seed: int = 0

@@ -13,6 +13,7 @@ after the thread-count environment variables are set (see ``bench.run``).
 from __future__ import annotations
 
 import gc
+import importlib
 import importlib.util
 import itertools
 import time
@@ -25,6 +26,7 @@ import numpy as np
 
 from bench.conv_workloads import CNNSpec, make_cnn_steps
 from bench.reference_numpy import NumpyMLP, chain_forward, chain_forward_backward
+from bench.steps import library_step, numpy_step
 
 __all__ = [
     "LIBS",
@@ -203,17 +205,6 @@ def make_mlp_problem(spec: MLPSpec, seed: int = 0) -> tuple[Weights, Batches]:
     return weights, batches
 
 
-def _numpy_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callable[[], Any]:
-    model = NumpyMLP(weights, spec.loss, spec.lr, spec.momentum)
-    data = itertools.cycle(batches)
-
-    def step() -> Any:
-        x, t = next(data)
-        return model.step(x, t)
-
-    return step
-
-
 def _library_mlp_step(lib: Any, spec: MLPSpec, weights: Weights,
                       batches: Batches) -> Callable[[], Any]:
     """The training step as a user writes it, for ``lib`` = chainrule or torch: the same
@@ -231,36 +222,7 @@ def _library_mlp_step(lib: Any, spec: MLPSpec, weights: Weights,
     model = nn.Sequential(*layers)
     loss_fn = nn.CrossEntropyLoss() if spec.loss == "ce" else nn.MSELoss()
     optimizer = lib.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum)
-    data = itertools.cycle([(lib.from_numpy(x), lib.from_numpy(t)) for x, t in batches])
-
-    def step() -> Any:
-        x, t = next(data)
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), t)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
-
-
-def _chainrule_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callable[[], Any]:
-    import chainrule
-
-    return _library_mlp_step(chainrule, spec, weights, batches)
-
-
-def _torch_mlp_step(spec: MLPSpec, weights: Weights, batches: Batches) -> Callable[[], Any]:
-    import torch
-
-    return _library_mlp_step(torch, spec, weights, batches)
-
-
-_MLP_BUILDERS = {
-    "numpy": _numpy_mlp_step,
-    "chainrule": _chainrule_mlp_step,
-    "torch": _torch_mlp_step,
-}
+    return library_step(lib, lambda x, t: loss_fn(model(x), t), optimizer, batches)
 
 
 def make_mlp_steps(
@@ -272,7 +234,10 @@ def make_mlp_steps(
     library's own scalar type; ``float()`` converts it).
     """
     weights, batches = make_mlp_problem(spec, seed)
-    return {lib: _MLP_BUILDERS[lib](spec, weights, batches) for lib in libs}
+    return {lib: numpy_step(NumpyMLP(weights, spec.loss, spec.lr, spec.momentum), batches)
+            if lib == "numpy" else
+            _library_mlp_step(importlib.import_module(lib), spec, weights, batches)
+            for lib in libs}
 
 
 def _rel_diff(values: Sequence[float], reference: Sequence[float]) -> float:

@@ -196,5 +196,5 @@ def test_errors() -> None:
         lr_scheduler.StepLR(opt, step_size=0)
     with pytest.raises(ValueError, match="T_max must be a positive int"):
         lr_scheduler.CosineAnnealingLR(opt, T_max=0)
-    with pytest.raises(ValueError, match="expected 2 lr_lambdas"):
+    with pytest.raises(ValueError, match="Expected 2 lr_lambdas"):
         lr_scheduler.LambdaLR(opt, [lambda e: 1.0])

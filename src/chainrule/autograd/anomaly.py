@@ -32,24 +32,23 @@ class _AnomalyState(threading.local):
 AnomalyMode = _AnomalyState()
 
 
+def _thread_flag(name: str) -> property:
+    """A module attribute that reads and writes the calling thread's ``AnomalyMode.<name>``."""
+
+    def get(_module: types.ModuleType) -> bool:
+        return getattr(AnomalyMode, name)
+
+    def set_(_module: types.ModuleType, value: bool) -> None:
+        setattr(AnomalyMode, name, value)
+
+    return property(get, set_)
+
+
 class _AnomalyModule(types.ModuleType):
     """This module's type: ``anomaly.enabled`` / ``anomaly.in_backward`` are the thread's."""
 
-    @property
-    def enabled(self) -> bool:
-        return AnomalyMode.enabled
-
-    @enabled.setter
-    def enabled(self, value: bool) -> None:
-        AnomalyMode.enabled = value
-
-    @property
-    def in_backward(self) -> bool:
-        return AnomalyMode.in_backward
-
-    @in_backward.setter
-    def in_backward(self, value: bool) -> None:
-        AnomalyMode.in_backward = value
+    enabled = _thread_flag("enabled")
+    in_backward = _thread_flag("in_backward")
 
 
 sys.modules[__name__].__class__ = _AnomalyModule

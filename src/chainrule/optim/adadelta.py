@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from chainrule.optim._functional import step_grad
 from chainrule.optim.optimizer import Optimizer, ParamsT, _check_option
+from chainrule.tensor import Tensor
 
 __all__ = ["Adadelta"]
 
@@ -52,32 +51,23 @@ class Adadelta(Optimizer):
         _check_option("Adadelta", "epsilon value", group["eps"])
         _check_option("Adadelta", "weight_decay value", group["weight_decay"])
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adadelta step; returns ``closure()``'s loss if a closure is given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
-            wd, maximize = float(group["weight_decay"]), bool(group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._new_step()
-                    state["square_avg"] = self._zeros_like(p)
-                    state["acc_delta"] = self._zeros_like(p)
-                state["step"]._data[...] += 1
-                a = p._data
-                g = step_grad(a, p.grad._data, wd, maximize)
-                v, u = state["square_avg"]._data, state["acc_delta"]._data
-                v *= rho
-                v += (1 - rho) * g * g
-                std = np.sqrt(v + eps)
-                delta = np.sqrt(u + eps)
-                delta /= std
-                delta *= g
-                u *= rho
-                u += (1 - rho) * delta * delta
-                a += -lr * delta
-                p._version[0] += 1
-        return loss
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (float(group["lr"]), float(group["rho"]), float(group["eps"]),
+                float(group["weight_decay"]), bool(group["maximize"]))
+
+    def _update(self, p: Tensor, lr: float, rho: float, eps: float, weight_decay: float,
+                maximize: bool) -> None:
+        """One Adadelta update of parameter ``p``, in place on its array and state buffers."""
+        state, _ = self._step_state(p, "square_avg", "acc_delta")
+        a = p._data
+        g = self._grad_for_update(a, p.grad._data, weight_decay, maximize)
+        v, u = state["square_avg"]._data, state["acc_delta"]._data
+        v *= rho
+        v += (1 - rho) * g * g
+        std = np.sqrt(v + eps)
+        delta = np.sqrt(u + eps)
+        delta /= std
+        delta *= g
+        u *= rho
+        u += (1 - rho) * delta * delta
+        a += -lr * delta

@@ -6,9 +6,18 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.optim._functional import decay_weights_
 from chainrule.optim.optimizer import Optimizer, ParamsT, _check_option
 
 __all__ = ["Adam", "AdamW"]
+
+
+def _adam_options(group: dict[str, Any]) -> tuple[float, float, float, float, float, bool]:
+    """The options every optimizer of the Adam family reads once per step:
+    ``(lr, beta1, beta2, eps, weight_decay, maximize)`` as floats and a bool."""
+    beta1, beta2 = (float(b) for b in group["betas"])
+    return (float(group["lr"]), beta1, beta2, float(group["eps"]),
+            float(group["weight_decay"]), bool(group["maximize"]))
 
 
 class Adam(Optimizer):
@@ -75,17 +84,8 @@ class Adam(Optimizer):
         _check_option(name, "weight_decay value", group["weight_decay"])
 
     def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
-        beta1, beta2 = (float(b) for b in group["betas"])
-        return (
-            float(group["lr"]),
-            beta1,
-            beta2,
-            float(group["eps"]),
-            float(group["weight_decay"]),
-            bool(group["amsgrad"]),
-            bool(group["maximize"]),
-            bool(group["decoupled_weight_decay"]),
-        )
+        return (*_adam_options(group), bool(group["amsgrad"]),
+                bool(group["decoupled_weight_decay"]))
 
     def _update(
         self,
@@ -95,33 +95,21 @@ class Adam(Optimizer):
         beta2: float,
         eps: float,
         weight_decay: float,
-        amsgrad: bool,
         maximize: bool,
+        amsgrad: bool,
         decoupled: bool,
     ) -> None:
         """One Adam update of parameter ``p``, in place on its array and state buffers."""
         a = p._data
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = self._new_step()
-            state["exp_avg"] = self._zeros_like(p)
-            state["exp_avg_sq"] = self._zeros_like(p)
-            if amsgrad:
-                state["max_exp_avg_sq"] = self._zeros_like(p)
-        step_t = state["step"]._data
-        step_t += 1
-        step = step_t.item()
+        state, step = self._step_state(p, "exp_avg", "exp_avg_sq",
+                                       "max_exp_avg_sq" if amsgrad else None)
         m = state["exp_avg"]._data
         v = state["exp_avg_sq"]._data
         s0, s1 = self._scratch(a, 0), self._scratch(a, 1)
         one_m_b1, b2, one_m_b2, bc2_sqrt, eps_, neg_step_size, shrink = self._factors(
             a.dtype, lr, beta1, beta2, eps, weight_decay, step)
-
-        if decoupled and weight_decay != 0:
-            np.multiply(a, shrink, out=a)  # p * (1 - lr * weight_decay)
-            d = self._grad_for_update(a, p.grad._data, 0.0, maximize, s0)
-        else:
-            d = self._grad_for_update(a, p.grad._data, weight_decay, maximize, s0)
+        l2 = decay_weights_(a, weight_decay, decoupled, shrink)  # p * (1 - lr * weight_decay)
+        d = self._grad_for_update(a, p.grad._data, l2, maximize, s0)
 
         np.subtract(d, m, out=s1)  # m <- m + (1 - beta1) * (d - m)
         np.multiply(s1, one_m_b1, out=s1)
@@ -132,9 +120,7 @@ class Adam(Optimizer):
         np.add(v, s1, out=v)
 
         if amsgrad:
-            if "max_exp_avg_sq" not in state:  # amsgrad switched on mid-training
-                state["max_exp_avg_sq"] = self._zeros_like(p)
-            v_max = state["max_exp_avg_sq"]._data
+            v_max = self._buffer(p, "max_exp_avg_sq")  # made if amsgrad was switched on late
             np.maximum(v_max, v, out=v_max)
             v = v_max
         denom = np.sqrt(v, out=s1)  # sqrt(v) / sqrt(bc2) + eps

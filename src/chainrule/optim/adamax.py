@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from chainrule.optim._functional import lerp_, step_grad
-from chainrule.optim.adam import Adam
+from chainrule.optim._functional import lerp_
+from chainrule.optim.adam import Adam, _adam_options
 from chainrule.optim.optimizer import Optimizer, ParamsT
+from chainrule.tensor import Tensor
 
 __all__ = ["Adamax"]
 
@@ -47,30 +47,18 @@ class Adamax(Optimizer):
 
     _check_group = Adam._check_group
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adamax step; returns ``closure()``'s loss if a closure is given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            maximize = bool(group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._new_step()
-                    state["exp_avg"] = self._zeros_like(p)
-                    state["exp_inf"] = self._zeros_like(p)
-                step_t = state["step"]._data
-                step_t[...] += 1
-                a = p._data
-                g = step_grad(a, p.grad._data, wd, maximize)
-                m, u = state["exp_avg"]._data, state["exp_inf"]._data
-                lerp_(m, g, 1 - beta1)
-                u *= beta2
-                np.maximum(u, np.abs(g) + eps, out=u)
-                clr = lr / (1 - beta1 ** step_t.item())
-                a += (-clr * m) / u
-                p._version[0] += 1
-        return loss
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return _adam_options(group)
+
+    def _update(self, p: Tensor, lr: float, beta1: float, beta2: float, eps: float,
+                weight_decay: float, maximize: bool) -> None:
+        """One Adamax update of parameter ``p``, in place on its array and state buffers."""
+        state, t = self._step_state(p, "exp_avg", "exp_inf")
+        a = p._data
+        g = self._grad_for_update(a, p.grad._data, weight_decay, maximize)
+        m, u = state["exp_avg"]._data, state["exp_inf"]._data
+        lerp_(m, g, 1 - beta1)
+        u *= beta2
+        np.maximum(u, np.abs(g) + eps, out=u)
+        clr = lr / (1 - beta1**t)
+        a += (-clr * m) / u

@@ -70,6 +70,11 @@ class LRScheduler:
                     )
         self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """Take the initial step (at construction; SequentialLR restarts a member this way):
+        ``get_lr()`` sees ``_is_initial`` and the step counts from zero."""
         self._step_count = 0
         self._is_initial = True
         try:
@@ -103,26 +108,36 @@ class LRScheduler:
                 stacklevel=2,
             )
         self._step_count += 1
+        if epoch is None:
+            self.last_epoch += 1
+            self._write_lrs(self.get_lr)
+        else:
+            warnings.warn(
+                "The epoch parameter in `scheduler.step()` is deprecated (as in "
+                "PyTorch); call `scheduler.step()` without arguments.",
+                UserWarning,
+                stacklevel=2,
+            )
+            self._set_epoch(epoch)
+
+    def _set_epoch(self, epoch: int) -> None:
+        """Jump to ``epoch``, by the closed form where the scheduler has one: ``step(epoch)``
+        without its deprecation warning (SequentialLR restarts a member at its milestone
+        this way)."""
+        self.last_epoch = epoch
+        self._write_lrs(getattr(self, "_get_closed_form_lr", self.get_lr))
+
+    def _write_lrs(self, compute: Callable[[], list[float]]) -> None:
+        """Write the lrs ``compute()`` gives into the optimizer's groups and keep them for
+        ``get_last_lr()``; ``compute`` runs as part of the step (``get_lr`` does not warn)."""
         self._in_step = True
         try:
-            if epoch is None:
-                self.last_epoch += 1
-                values = self.get_lr()
-            else:
-                warnings.warn(
-                    "The epoch parameter in `scheduler.step()` is deprecated (as in "
-                    "PyTorch); call `scheduler.step()` without arguments.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                self.last_epoch = epoch
-                closed_form = getattr(self, "_get_closed_form_lr", None)
-                values = closed_form() if closed_form is not None else self.get_lr()
+            values = compute()
         finally:
             self._in_step = False
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._current_lrs()
 
     def _warn_if_outside_step(self) -> None:
         if not getattr(self, "_in_step", False):
@@ -151,8 +166,31 @@ class LRScheduler:
 
 
 class _LambdaScheduler(LRScheduler):
-    """A schedule driven by ``self.lr_lambdas`` (LambdaLR, MultiplicativeLR): how their
-    state dicts keep the lambdas."""
+    """A schedule driven by ``self.lr_lambdas`` (LambdaLR, MultiplicativeLR): one function
+    per parameter group, and how their state dicts keep the functions."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        name, n = type(self).__name__, len(optimizer.param_groups)
+        if isinstance(lr_lambda, list | tuple):
+            if len(lr_lambda) != n:
+                raise ValueError(
+                    f"{name}: Expected {n} lr_lambdas (one per parameter group), "
+                    f"but got {len(lr_lambda)}"
+                )
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(
+                    f"{name}: lr_lambda should be a function, but got {type(fn).__name__}"
+                )
+        super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
         """The state without the lambdas (functions are not saved; callable objects' own
@@ -182,24 +220,6 @@ class LambdaLR(_LambdaScheduler):
             functions, one per parameter group.
         last_epoch: index of the last epoch (``-1`` starts a new schedule).
     """
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        n = len(optimizer.param_groups)
-        if isinstance(lr_lambda, list | tuple):
-            if len(lr_lambda) != n:
-                raise ValueError(
-                    f"LambdaLR: expected {n} lr_lambdas (one per parameter group), "
-                    f"got {len(lr_lambda)}"
-                )
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * n
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         self._warn_if_outside_step()

@@ -79,14 +79,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
         self._step_count += 1
-        self._in_step = True
-        try:
-            values = self.get_lr()
-        finally:
-            self._in_step = False
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
-        self._last_lr = self._current_lrs()
+        self._write_lrs(self.get_lr)
 
 
 def _set_momentum(optimizer: Optimizer, momentums: list[float], use_beta1: bool) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from chainrule.optim.lr_scheduler import LRScheduler, _LambdaScheduler
@@ -42,31 +42,6 @@ def per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
     return [value] * n
 
 
-def _initial_step(s: LRScheduler) -> None:
-    """Restart ``s`` at its initial step (as SequentialLR does to each scheduler)."""
-    s._step_count = 0
-    s._is_initial = True
-    try:
-        s.step()
-    finally:
-        s._is_initial = False
-
-
-def _set_epoch(s: LRScheduler, epoch: int) -> None:
-    """Jump ``s`` to ``epoch`` (closed form where it has one), without the deprecation
-    warning of ``step(epoch)``: what SequentialLR does at a milestone."""
-    s._in_step = True
-    try:
-        s.last_epoch = epoch
-        closed_form = getattr(s, "_get_closed_form_lr", None)
-        values = closed_form() if closed_form is not None else s.get_lr()
-    finally:
-        s._in_step = False
-    for group, lr in zip(s.optimizer.param_groups, values, strict=True):
-        group["lr"] = lr
-    s._last_lr = [group["lr"] for group in s.optimizer.param_groups]
-
-
 class MultiplicativeLR(_LambdaScheduler):
     """Multiply each group's lr by ``lr_lambda(epoch)`` at every step after the first.
 
@@ -75,22 +50,6 @@ class MultiplicativeLR(_LambdaScheduler):
         lr_lambda: a function of the epoch giving a factor, or one function per group.
         last_epoch: index of the last epoch (``-1`` starts a new schedule).
     """
-
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        if isinstance(lr_lambda, list | tuple):
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but "
-                                 f"got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         self._warn_if_outside_step()
@@ -262,7 +221,7 @@ class SequentialLR(_Composite):
             group["lr"] = group["initial_lr"]
         self._recursive_undo(self)
         idx = bisect_right(self._milestones, 0)
-        _initial_step(self._schedulers[idx])
+        self._schedulers[idx]._initial_step()
         self._last_lr = self._schedulers[idx].get_last_lr()
 
     def _recursive_undo(self, s: Any) -> None:
@@ -277,7 +236,7 @@ class SequentialLR(_Composite):
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
         if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            _set_epoch(scheduler, 0)
+            scheduler._set_epoch(0)
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from chainrule.optim._functional import lerp_, step_grad
-from chainrule.optim.adam import Adam
+from chainrule.optim._functional import adam_moments_, decay_weights_
+from chainrule.optim.adam import Adam, _adam_options
 from chainrule.optim.optimizer import Optimizer, ParamsT, _check_option
+from chainrule.tensor import Tensor
 
 __all__ = ["NAdam"]
+
+#: NAdam's extra state: the product of the momentum factors, starting at 1
+_MU_PRODUCT = (("mu_product", 1.0),)
 
 
 class NAdam(Optimizer):
@@ -62,44 +65,26 @@ class NAdam(Optimizer):
         Adam._check_group(self, group)
         _check_option("NAdam", "momentum_decay value", group["momentum_decay"])
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one NAdam step; returns ``closure()``'s loss if a closure is given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            psi = float(group["momentum_decay"])
-            decoupled, maximize = bool(group["decoupled_weight_decay"]), bool(group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._new_step()
-                    state["mu_product"] = self._new_step()
-                    state["mu_product"]._data[...] = 1
-                    state["exp_avg"] = self._zeros_like(p)
-                    state["exp_avg_sq"] = self._zeros_like(p)
-                step_t = state["step"]._data
-                step_t[...] += 1
-                t = step_t.item()
-                a = p._data
-                bias_correction2 = 1 - beta2**t
-                if wd != 0 and decoupled:
-                    a *= 1 - lr * wd
-                g = step_grad(a, p.grad._data, 0.0 if decoupled else wd, maximize)
-                mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
-                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-                mu_prod_t = state["mu_product"]._data
-                mu_prod_t *= mu  # in the state's own dtype, as PyTorch
-                mu_prod = mu_prod_t.item()
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                lerp_(m, g, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * g * g
-                denom = np.sqrt(v / bias_correction2)
-                denom += eps
-                a += (-lr * (1.0 - mu) / (1.0 - mu_prod)) * g / denom
-                a += (-lr * mu_next / (1.0 - mu_prod * mu_next)) * m / denom
-                p._version[0] += 1
-        return loss
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (*_adam_options(group), float(group["momentum_decay"]),
+                bool(group["decoupled_weight_decay"]))
+
+    def _update(self, p: Tensor, lr: float, beta1: float, beta2: float, eps: float,
+                weight_decay: float, maximize: bool, psi: float, decoupled: bool) -> None:
+        """One NAdam update of parameter ``p``, in place on its array and state buffers."""
+        state, t = self._step_state(p, "exp_avg", "exp_avg_sq", scalars=_MU_PRODUCT)
+        a = p._data
+        bias_correction2 = 1 - beta2**t
+        l2 = decay_weights_(a, weight_decay, decoupled, 1 - lr * weight_decay)
+        g = self._grad_for_update(a, p.grad._data, l2, maximize)
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        mu_prod_t = state["mu_product"]._data
+        mu_prod_t *= mu  # in the state's own dtype, as PyTorch
+        mu_prod = mu_prod_t.item()
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        adam_moments_(m, v, g, beta1, beta2)
+        denom = np.sqrt(v / bias_correction2)
+        denom += eps
+        a += (-lr * (1.0 - mu) / (1.0 - mu_prod)) * g / denom
+        a += (-lr * mu_next / (1.0 - mu_prod * mu_next)) * m / denom

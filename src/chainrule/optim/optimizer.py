@@ -247,14 +247,16 @@ class Optimizer:
 
     @staticmethod
     def _grad_for_update(
-        a: np.ndarray, g: np.ndarray, weight_decay: float, maximize: bool, out: np.ndarray
+        a: np.ndarray, g: np.ndarray, weight_decay: float, maximize: bool,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """The gradient a step uses: ``(-g if maximize else g) + weight_decay * a``.
 
-        Returns ``g`` itself when nothing changes it, else ``out`` holding the result.
+        Returns ``g`` itself when nothing changes it, else ``out`` (a new array if None)
+        holding the result.
         """
         if weight_decay != 0:
-            np.multiply(a, weight_decay, out=out)
+            out = np.multiply(a, weight_decay, out=out)
             if maximize:
                 np.subtract(out, g, out=out)  # -g + wd * a
             else:
@@ -274,6 +276,37 @@ class Optimizer:
     @staticmethod
     def _zeros_like(p: Tensor) -> Tensor:
         return Tensor._make(np.zeros(p._data.shape, p._data.dtype))
+
+    def _step_state(self, p: Tensor, *buffers: str | None,
+                    scalars: tuple[tuple[str, float], ...] = ()) -> tuple[dict[str, Any], float]:
+        """``p``'s state with its ``step`` counter advanced by one (in the counter's own
+        dtype, as PyTorch counts), and the new count.
+
+        An empty state (``p``'s first update) is made first: ``step``, then a 0-d tensor of
+        the counter's dtype per ``(name, value)`` of ``scalars`` (NAdam's ``mu_product``),
+        then a zero buffer shaped like ``p`` per name in ``buffers`` (None skips an optional
+        one), in that order, which is the order of PyTorch's state dict.
+        """
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._new_step()
+            for key, value in scalars:
+                state[key] = self._new_step()
+                state[key]._data[...] = value
+            for key in buffers:
+                if key is not None:
+                    state[key] = self._zeros_like(p)
+        step_t = state["step"]._data
+        step_t += 1
+        return state, step_t.item()
+
+    def _buffer(self, p: Tensor, key: str) -> np.ndarray:
+        """The array of ``p``'s state buffer ``key``, made (zeros) if it is missing: an
+        option that needs it (amsgrad, momentum, ...) was switched on mid-training."""
+        state = self.state[p]
+        if key not in state:
+            state[key] = self._zeros_like(p)
+        return state[key]._data
 
     # -- state dicts ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

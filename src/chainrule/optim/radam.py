@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from chainrule.optim._functional import lerp_, step_grad
-from chainrule.optim.adam import Adam
+from chainrule.optim._functional import adam_moments_, decay_weights_
+from chainrule.optim.adam import Adam, _adam_options
 from chainrule.optim.optimizer import Optimizer, ParamsT
+from chainrule.tensor import Tensor
 
 __all__ = ["RAdam"]
 
@@ -53,43 +53,27 @@ class RAdam(Optimizer):
 
     _check_group = Adam._check_group
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one RAdam step; returns ``closure()``'s loss if a closure is given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            decoupled, maximize = bool(group["decoupled_weight_decay"]), bool(group["maximize"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = self._new_step()
-                    state["exp_avg"] = self._zeros_like(p)
-                    state["exp_avg_sq"] = self._zeros_like(p)
-                step_t = state["step"]._data
-                step_t[...] += 1
-                t = step_t.item()
-                a = p._data
-                if wd != 0 and decoupled:
-                    a *= 1 - lr * wd
-                g = step_grad(a, p.grad._data, 0.0 if decoupled else wd, maximize)
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                lerp_(m, g, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * g * g
-                bias_correction1 = 1 - beta1**t
-                bias_correction2 = 1 - beta2**t
-                corrected = m / bias_correction1
-                rho_inf = 2 / (1 - beta2) - 1
-                rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
-                if rho_t > 5.0:
-                    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-                    adaptive = bias_correction2**0.5 / (np.sqrt(v) + eps)
-                    a -= corrected * lr * adaptive * rect
-                else:
-                    a -= corrected * lr
-                p._version[0] += 1
-        return loss
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (*_adam_options(group), bool(group["decoupled_weight_decay"]))
+
+    def _update(self, p: Tensor, lr: float, beta1: float, beta2: float, eps: float,
+                weight_decay: float, maximize: bool, decoupled: bool) -> None:
+        """One RAdam update of parameter ``p``, in place on its array and state buffers."""
+        state, t = self._step_state(p, "exp_avg", "exp_avg_sq")
+        a = p._data
+        l2 = decay_weights_(a, weight_decay, decoupled, 1 - lr * weight_decay)
+        g = self._grad_for_update(a, p.grad._data, l2, maximize)
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        adam_moments_(m, v, g, beta1, beta2)
+        bias_correction1 = 1 - beta1**t
+        bias_correction2 = 1 - beta2**t
+        corrected = m / bias_correction1
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            adaptive = bias_correction2**0.5 / (np.sqrt(v) + eps)
+            a -= corrected * lr * adaptive * rect
+        else:
+            a -= corrected * lr

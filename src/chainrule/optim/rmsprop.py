@@ -98,15 +98,8 @@ class RMSprop(Optimizer):
     ) -> None:
         """One RMSprop update of parameter ``p``, in place on its array and state buffers."""
         a = p._data
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = self._new_step()
-            state["square_avg"] = self._zeros_like(p)
-            if momentum > 0:
-                state["momentum_buffer"] = self._zeros_like(p)
-            if centered:
-                state["grad_avg"] = self._zeros_like(p)
-        state["step"]._data += 1
+        state, _ = self._step_state(p, "square_avg", "momentum_buffer" if momentum > 0 else None,
+                                    "grad_avg" if centered else None)
         s0, s1 = self._scratch(a, 0), self._scratch(a, 1)
         d = self._grad_for_update(a, p.grad._data, weight_decay, maximize, s0)
 
@@ -114,9 +107,7 @@ class RMSprop(Optimizer):
         np.multiply(v, alpha, out=v)
         np.add(v, np.multiply(np.multiply(d, 1 - alpha, out=s1), d, out=s1), out=v)
         if centered:
-            if "grad_avg" not in state:  # centered switched on mid-training
-                state["grad_avg"] = self._zeros_like(p)
-            ga = state["grad_avg"]._data  # ga <- ga + (1 - alpha) * (d - ga)
+            ga = self._buffer(p, "grad_avg")  # ga <- ga + (1 - alpha) * (d - ga)
             np.add(ga, np.multiply(np.subtract(d, ga, out=s1), 1 - alpha, out=s1), out=ga)
             avg = np.subtract(v, np.multiply(ga, ga, out=s1), out=s1)  # v - ga * ga
             np.sqrt(avg, out=avg)
@@ -125,9 +116,7 @@ class RMSprop(Optimizer):
         np.add(avg, eps, out=avg)
 
         if momentum > 0:
-            if "momentum_buffer" not in state:  # momentum switched on mid-training
-                state["momentum_buffer"] = self._zeros_like(p)
-            b = state["momentum_buffer"]._data  # b <- momentum * b + d / avg
+            b = self._buffer(p, "momentum_buffer")  # b <- momentum * b + d / avg
             np.multiply(b, momentum, out=b)
             np.add(b, np.divide(d, avg, out=avg), out=b)
             update = np.multiply(b, -lr, out=s1)
