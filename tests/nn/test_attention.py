@@ -142,6 +142,15 @@ MHA_CASES = [
     ({"add_bias_kv": True}, {"key_padding_mask": True}),
     ({"add_zero_attn": True, "batch_first": True}, {"attn_mask": "bool", "need_weights": False}),
     ({}, {"attn_mask": "float", "key_padding_mask": True, "need_weights": False}),
+    # is_causal: trusted (attn_mask dropped, the (L,S) causal triangle used) only without
+    # key_padding_mask and weights; else the mask is used as given
+    ({}, {"attn_mask": "float", "is_causal": True, "need_weights": False}),
+    ({"batch_first": True}, {"attn_mask": "float", "is_causal": True}),
+    ({}, {"attn_mask": "causal", "is_causal": True, "key_padding_mask": True,
+          "need_weights": False}),
+    ({"add_bias_kv": True}, {"attn_mask": "causal", "is_causal": True, "need_weights": False}),
+    ({"add_zero_attn": True, "kdim": 3, "vdim": 5},
+     {"attn_mask": "bool", "is_causal": True, "need_weights": False}),
 ]
 
 
@@ -210,6 +219,24 @@ def test_multihead_attention_unbatched_self_attention_and_state_dict_back() -> N
     fresh.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     np.testing.assert_allclose(fresh(*(torch.tensor(x),) * 3)[0].detach().numpy(),
                                ty.detach().numpy())
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_multihead_attention_unbatched_is_causal_and_missing_mask(need_weights) -> None:
+    rng = np.random.default_rng(2)
+    ours = nn.MultiheadAttention(6, 3).double()
+    theirs = torch.nn.MultiheadAttention(6, 3).double()
+    _copy_from_torch(ours, theirs, rng)
+    x, m = rng.standard_normal((4, 6)), rng.standard_normal((4, 4))
+    kw = {"need_weights": need_weights, "is_causal": True}
+    y, _ = ours(*(cr.tensor(x),) * 3, attn_mask=cr.tensor(m), **kw)
+    ty, _ = theirs(*(torch.tensor(x),) * 3, attn_mask=torch.tensor(m), **kw)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
+    with pytest.raises(RuntimeError, match="is_causal"):
+        theirs(*(torch.tensor(x),) * 3, **kw)
+    with pytest.raises(RuntimeError, match="need attn_mask if specifying the is_causal hint"):
+        ours(*(cr.tensor(x),) * 3, **kw)
 
 
 def test_multihead_attention_init_and_errors() -> None:
