@@ -42,7 +42,12 @@ class MultiheadAttention(Module):
     ``(S, N, vdim)`` -> output ``(L, N, E)`` and weights ``(N, L, S)`` (averaged over heads)
     or ``(N, h, L, S)``; ``batch_first=True`` puts ``N`` first; unbatched ``(L, E)`` works.
     Masks: ``key_padding_mask (N, S)`` and ``attn_mask (L, S)`` or ``(N*h, L, S)``, boolean
-    (True: may NOT attend) or float (added to the scores).
+    (True: may NOT attend) or float (added to the scores). ``is_causal=True`` is a hint that
+    ``attn_mask`` is the causal mask and needs it; as in PyTorch's autograd path, without a
+    key padding mask and with ``need_weights=False`` the hint wins (``attn_mask`` is ignored
+    and query ``i`` sees keys ``j <= i``), otherwise ``attn_mask`` is used as given.
+    (PyTorch's fused inference path, taken in eval mode without autograd, reads the mask
+    and ignores the hint, even a hint without a mask; chainrule has only the one path.)
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,

@@ -167,7 +167,12 @@ def _detect_causal(mask: Any, is_causal: bool | None, size: int) -> bool:
 
 
 class TransformerEncoder(Module):
-    """``num_layers`` copies of ``encoder_layer`` applied in turn, then ``norm`` if given."""
+    """``num_layers`` copies of ``encoder_layer`` applied in turn, then ``norm`` if given.
+
+    ``is_causal=None`` (the default) passes the layers ``is_causal=True`` exactly when
+    ``mask`` is the ``(S, S)`` causal mask (float -inf or bool True above the diagonal);
+    True or False is passed on as given.
+    """
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int,
                  norm: Module | None = None, enable_nested_tensor: bool = True,
@@ -189,7 +194,11 @@ class TransformerEncoder(Module):
 
 
 class TransformerDecoder(Module):
-    """``num_layers`` copies of ``decoder_layer`` applied in turn, then ``norm`` if given."""
+    """``num_layers`` copies of ``decoder_layer`` applied in turn, then ``norm`` if given.
+
+    ``tgt_is_causal=None`` detects a causal ``tgt_mask`` as ``TransformerEncoder`` does;
+    ``memory_is_causal`` is passed on as given.
+    """
 
     def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int,
                  norm: Module | None = None) -> None:
