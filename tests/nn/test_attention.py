@@ -64,14 +64,38 @@ def test_sdpa_three_dims_broadcast_mask_and_gqa() -> None:
 @pytest.mark.parametrize("causal", [False, True])
 def test_sdpa_learned_float_mask_gets_a_gradient(causal) -> None:
     q, k, v, m = make_inputs([(2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 3), (2, 1, 3, 5)], seed=5)
+    causal_mask = np.triu(np.full((3, 5), -np.inf), 1) if causal else np.zeros((3, 5))
     tfn = None
     if TF is not None:
-        causal_mask = np.triu(np.full((3, 5), -np.inf), 1) if causal else 0.0
         tfn = lambda a, b, c, d: TF.scaled_dot_product_attention(  # noqa: E731
             a, b, c, attn_mask=d + torch.tensor(causal_mask))
-    check_op(lambda a, b, c, d: F.scaled_dot_product_attention(a, b, c, attn_mask=d,
-                                                               is_causal=causal),
-             [q, k, v, m], tfn)
+    check_op(lambda a, b, c, d: F.scaled_dot_product_attention(
+        a, b, c, attn_mask=d + cr.tensor(causal_mask, dtype=d.dtype)), [q, k, v, m], tfn)
+
+
+@pytest.mark.parametrize("T, S", [(3, 5), (5, 3)])
+def test_sdpa_is_causal_is_the_top_left_triangle(T, S) -> None:
+    q, k, v = make_inputs([(2, 2, T, 4), (2, 2, S, 4), (2, 2, S, 3)], seed=S)
+    tfn = None
+    if TF is not None:
+        tfn = lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, is_causal=True)  # noqa: E731
+    check_op(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True),
+             [q, k, v], tfn, gradgrad=False)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "float64"])
+def test_sdpa_is_causal_with_a_mask_is_an_error_as_torch(dtype) -> None:
+    """PyTorch documents the error (its CPU flash kernel, taken when the value and query
+    head sizes agree, accepts both; its reference path raises, as here with dv != d)."""
+    q, k, v = (np.ones(s) for s in [(1, 2, 3, 4), (1, 2, 5, 4), (1, 2, 5, 3)])
+    m = np.ones((3, 5), dtype=dtype)
+    if TF is not None:
+        with pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
+            TF.scaled_dot_product_attention(*map(torch.tensor, (q, k, v)),
+                                            attn_mask=torch.tensor(m), is_causal=True)
+    with pytest.raises(RuntimeError, match="should not be set when is_causal=True"):
+        F.scaled_dot_product_attention(*map(cr.tensor, (q, k, v)), attn_mask=cr.tensor(m),
+                                       is_causal=True)
 
 
 @pytest.mark.skipif(torch is None, reason="needs torch")
@@ -142,6 +166,15 @@ MHA_CASES = [
     ({"add_bias_kv": True}, {"key_padding_mask": True}),
     ({"add_zero_attn": True, "batch_first": True}, {"attn_mask": "bool", "need_weights": False}),
     ({}, {"attn_mask": "float", "key_padding_mask": True, "need_weights": False}),
+    # is_causal: trusted (attn_mask dropped, the (L,S) causal triangle used) only without
+    # key_padding_mask and weights; else the mask is used as given
+    ({}, {"attn_mask": "float", "is_causal": True, "need_weights": False}),
+    ({"batch_first": True}, {"attn_mask": "float", "is_causal": True}),
+    ({}, {"attn_mask": "causal", "is_causal": True, "key_padding_mask": True,
+          "need_weights": False}),
+    ({"add_bias_kv": True}, {"attn_mask": "causal", "is_causal": True, "need_weights": False}),
+    ({"add_zero_attn": True, "kdim": 3, "vdim": 5},
+     {"attn_mask": "bool", "is_causal": True, "need_weights": False}),
 ]
 
 
@@ -210,6 +243,24 @@ def test_multihead_attention_unbatched_self_attention_and_state_dict_back() -> N
     fresh.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     np.testing.assert_allclose(fresh(*(torch.tensor(x),) * 3)[0].detach().numpy(),
                                ty.detach().numpy())
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_multihead_attention_unbatched_is_causal_and_missing_mask(need_weights) -> None:
+    rng = np.random.default_rng(2)
+    ours = nn.MultiheadAttention(6, 3).double()
+    theirs = torch.nn.MultiheadAttention(6, 3).double()
+    _copy_from_torch(ours, theirs, rng)
+    x, m = rng.standard_normal((4, 6)), rng.standard_normal((4, 4))
+    kw = {"need_weights": need_weights, "is_causal": True}
+    y, _ = ours(*(cr.tensor(x),) * 3, attn_mask=cr.tensor(m), **kw)
+    ty, _ = theirs(*(torch.tensor(x),) * 3, attn_mask=torch.tensor(m), **kw)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
+    with pytest.raises(RuntimeError, match="is_causal"):
+        theirs(*(torch.tensor(x),) * 3, **kw)
+    with pytest.raises(RuntimeError, match="need attn_mask if specifying the is_causal hint"):
+        ours(*(cr.tensor(x),) * 3, **kw)
 
 
 def test_multihead_attention_init_and_errors() -> None:

@@ -136,18 +136,16 @@ def _safe_softmax(S: np.ndarray) -> np.ndarray:
 
 def _additive_mask(attn_mask: Any, is_causal: bool, T: int, S: int,
                    dtype: np.dtype) -> np.ndarray | None:
-    """One additive mask (0 or -inf for booleans, the values for floats), or None."""
-    mask = None
-    if attn_mask is not None:
-        m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-        if m.dtype == bool:
-            mask = np.where(m, 0.0, -np.inf).astype(dtype)
-        else:
-            mask = m.astype(dtype)
+    """The additive mask: 0 or -inf for a boolean ``attn_mask``, its values for a float one,
+    or for ``is_causal`` -inf above the top-left ``(T, S)`` lower triangle; or None."""
     if is_causal:
-        causal = np.where(np.tril(np.ones((T, S), dtype=bool)), 0.0, -np.inf).astype(dtype)
-        mask = causal if mask is None else mask + causal
-    return mask
+        return np.where(np.tril(np.ones((T, S), dtype=bool)), 0.0, -np.inf).astype(dtype)
+    if attn_mask is None:
+        return None
+    m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    if m.dtype == bool:
+        return np.where(m, 0.0, -np.inf).astype(dtype)
+    return m.astype(dtype)
 
 
 def _repeat_heads(x: Tensor, groups: int) -> Tensor:
@@ -164,7 +162,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     """``softmax(Q K^T * scale + mask) V`` for ``Q (*,T,d)``, ``K (*,S,d)``, ``V (*,S,dv)``.
 
     ``attn_mask`` (broadcast to ``(*,T,S)``): boolean, True where a query may attend, or
-    float, added to the scores. ``is_causal`` lets query ``i`` see keys ``j <= i``.
+    float, added to the scores. ``is_causal`` lets query ``i`` see keys ``j <= i`` (the
+    top-left triangle when ``T != S``); with an ``attn_mask`` too it is an error, as
+    PyTorch documents (add the causal mask into ``attn_mask`` instead).
     ``scale`` defaults to ``1/sqrt(d)``. ``dropout_p > 0`` drops attention weights (the
     caller passes 0 in evaluation, as PyTorch's modules do). ``enable_gqa`` lets ``K, V``
     have fewer heads (dim -3) than ``Q``, each serving a group of query heads.
@@ -190,6 +190,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                              f"({hq}) must be a multiple of the key/value heads ({hk}, "
                              f"{value.shape[-3]})")
         key, value = _repeat_heads(key, hq // hk), _repeat_heads(value, hq // hk)
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(f"scaled_dot_product_attention: explicit attn_mask (shape "
+                           f"{tuple(np.shape(attn_mask))}) should not be set when "
+                           f"is_causal=True; add the causal mask into attn_mask instead")
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got "
                          f"{dropout_p}")
@@ -211,8 +215,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if (isinstance(attn_mask, Tensor) and attn_mask.requires_grad
             and attn_mask._data.dtype.kind == "f"):  # a learned additive bias: recorded
         learned = attn_mask.to(dtype) if attn_mask._data.dtype != dtype else attn_mask
-        if is_causal:
-            learned = learned + Tensor._make(_additive_mask(None, True, T, S, dtype))
         return ScaledDotProductAttention.apply(query, key, value, learned, scale=scale,
                                                keep=keep)
     return ScaledDotProductAttention.apply(query, key, value, mask, scale=scale, keep=keep)

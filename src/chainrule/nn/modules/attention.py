@@ -42,7 +42,12 @@ class MultiheadAttention(Module):
     ``(S, N, vdim)`` -> output ``(L, N, E)`` and weights ``(N, L, S)`` (averaged over heads)
     or ``(N, h, L, S)``; ``batch_first=True`` puts ``N`` first; unbatched ``(L, E)`` works.
     Masks: ``key_padding_mask (N, S)`` and ``attn_mask (L, S)`` or ``(N*h, L, S)``, boolean
-    (True: may NOT attend) or float (added to the scores).
+    (True: may NOT attend) or float (added to the scores). ``is_causal=True`` is a hint that
+    ``attn_mask`` is the causal mask and needs it; as in PyTorch's autograd path, without a
+    key padding mask and with ``need_weights=False`` the hint wins (``attn_mask`` is ignored
+    and query ``i`` sees keys ``j <= i``), otherwise ``attn_mask`` is used as given.
+    (PyTorch's fused inference path, taken in eval mode without autograd, reads the mask
+    and ignores the hint, even a hint without a mask; chainrule has only the one path.)
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
@@ -108,28 +113,31 @@ class MultiheadAttention(Module):
                 key_padding_mask: Tensor | None = None, need_weights: bool = True,
                 attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
-        if is_causal and attn_mask is None:
-            raise RuntimeError("MultiheadAttention: need attn_mask if specifying the is_causal "
-                               "hint (pass Transformer.generate_square_subsequent_mask(L))")
+        kpm = _float_mask("key_padding_mask", key_padding_mask, query._data.dtype)
+        mask = _float_mask("attn_mask", attn_mask, query._data.dtype)
         batched = query.ndim == 3
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
             raise ShapeError(f"MultiheadAttention: expected query, key and value all 3-D "
                              f"(batched) or 2-D (unbatched), got shapes {tuple(query.shape)}, "
                              f"{tuple(key.shape)}, {tuple(value.shape)}")
+        if is_causal and mask is None:
+            raise RuntimeError("MultiheadAttention: need attn_mask if specifying the is_causal "
+                               "hint (is_causal=True says attn_mask is causal; make one with "
+                               "Transformer.generate_square_subsequent_mask(L))")
         if not batched:  # (L, E) -> (L, 1, E)
             if query is key and key is value:
                 query = key = value = query.unsqueeze(1)
             else:
                 query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if key_padding_mask is not None:
-                key_padding_mask = _unsqueeze(key_padding_mask, 0)
+            if kpm is not None:
+                kpm = kpm[None]
         elif self.batch_first:  # (N, L, E) -> (L, N, E), keeping self-attention's identity
             if query is key and key is value:
                 query = key = value = query.transpose(0, 1)
             else:
                 query, key, value = (x.transpose(0, 1) for x in (query, key, value))
-        out, weights = self._attend(query, key, value, key_padding_mask, need_weights,
-                                    attn_mask, average_attn_weights)
+        out, weights = self._attend(query, key, value, kpm, need_weights, mask,
+                                    average_attn_weights, is_causal)
         if not batched:
             out = out.squeeze(1)
             weights = weights.squeeze(0) if weights is not None else None
@@ -153,9 +161,11 @@ class MultiheadAttention(Module):
         return (linear(query, self.q_proj_weight, bq), linear(key, self.k_proj_weight, bk),
                 linear(value, self.v_proj_weight, bv))
 
-    def _attend(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Any,
-                need_weights: bool, attn_mask: Any,
-                average_attn_weights: bool) -> tuple[Tensor, Tensor | None]:
+    def _attend(self, query: Tensor, key: Tensor, value: Tensor, kpm: np.ndarray | None,
+                need_weights: bool, mask: np.ndarray | None, average_attn_weights: bool,
+                is_causal: bool) -> tuple[Tensor, Tensor | None]:
+        """Attention over ``(L,N,E)`` inputs with additive masks ``kpm (N,S)`` and
+        ``mask (L,S) | (N*h,L,S)``."""
         L, N, E = query.shape
         h, hd = self.num_heads, self.head_dim
         if E != self.embed_dim:
@@ -166,8 +176,12 @@ class MultiheadAttention(Module):
                              f"{tuple(value.shape)} must have the same sequence length and "
                              f"batch size")
         q, k, v = self._project(query, key, value)  # (L,N,E), (S,N,E), (S,N,E)
-        mask = _float_mask("attn_mask", attn_mask, q._data.dtype)
-        kpm = _float_mask("key_padding_mask", key_padding_mask, q._data.dtype)
+        # PyTorch trusts the is_causal hint only where attn_mask is used alone and no weights
+        # are returned: then attn_mask is dropped and the kernel builds the causal mask (a
+        # top-left lower triangle over all the keys, bias_k and zero-attention keys included)
+        causal = is_causal and kpm is None and not need_weights
+        if causal:
+            mask = None
         if self.bias_k is not None:
             k = _shape.cat([k, self.bias_k.expand(1, N, E)], dim=0)
             v = _shape.cat([v, self.bias_v.expand(1, N, E)], dim=0)
@@ -196,17 +210,13 @@ class MultiheadAttention(Module):
             weights = weights.mean(dim=1) if average_attn_weights else weights
         else:
             m = None if merged is None else Tensor._make(merged)
-            out = scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p)
+            out = scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p,
+                                               is_causal=causal)
         out = out.permute(2, 0, 1, 3).reshape(L, N, E)  # (N,h,L,hd) -> (L,N,h,hd) -> (L,N,E)
         return self.out_proj(out), weights
 
     def extra_repr(self) -> str:
         return ""
-
-
-def _unsqueeze(mask: Any, dim: int) -> Any:
-    a = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
-    return np.expand_dims(a, dim)
 
 
 def _float_mask(name: str, mask: Any, dtype: np.dtype) -> np.ndarray | None:
