@@ -83,6 +83,28 @@ def test_sdpa_is_causal_is_the_top_left_triangle(T, S) -> None:
              [q, k, v], tfn, gradgrad=False)
 
 
+@pytest.mark.parametrize("mask", ["float", "bool"])
+def test_sdpa_is_causal_with_a_mask_applies_both_as_torch_on_cpu(mask) -> None:
+    """With equal query and value head sizes PyTorch's CPU kernel accepts both and adds
+    the causal triangle to the mask; programs written against it must run the same."""
+    q, k, v, m = make_inputs([(2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 4), (3, 5)], seed=8)
+    if mask == "bool":
+        m = np.random.default_rng(8).random((3, 5)) > 0.3
+        m[:, 0] = True  # every query keeps a key
+    tfn = None
+    if TF is not None:
+        tfn = lambda a, b, c: TF.scaled_dot_product_attention(  # noqa: E731
+            a, b, c, attn_mask=torch.tensor(m), is_causal=True)
+    check_op(lambda a, b, c: F.scaled_dot_product_attention(
+        a, b, c, attn_mask=cr.tensor(m), is_causal=True), [q, k, v], tfn)
+    causal = np.tril(np.ones((3, 5), dtype=bool))
+    both = np.where(causal, m, False) if mask == "bool" else np.where(causal, m, -np.inf)
+    args = [cr.tensor(a) for a in (q, k, v)]
+    expected = F.scaled_dot_product_attention(*args, attn_mask=cr.tensor(both))
+    got = F.scaled_dot_product_attention(*args, attn_mask=cr.tensor(m), is_causal=True)
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", ["bool", "float64"])
 def test_sdpa_is_causal_with_a_mask_is_an_error_as_torch(dtype) -> None:
     """PyTorch documents the error (its CPU flash kernel, taken when the value and query

@@ -137,15 +137,15 @@ def _safe_softmax(S: np.ndarray) -> np.ndarray:
 def _additive_mask(attn_mask: Any, is_causal: bool, T: int, S: int,
                    dtype: np.dtype) -> np.ndarray | None:
     """The additive mask: 0 or -inf for a boolean ``attn_mask``, its values for a float one,
-    or for ``is_causal`` -inf above the top-left ``(T, S)`` lower triangle; or None."""
+    plus, for ``is_causal``, -inf above the top-left ``(T, S)`` lower triangle; or None."""
+    causal = None
     if is_causal:
-        return np.where(np.tril(np.ones((T, S), dtype=bool)), 0.0, -np.inf).astype(dtype)
+        causal = np.where(np.tril(np.ones((T, S), dtype=bool)), 0.0, -np.inf).astype(dtype)
     if attn_mask is None:
-        return None
+        return causal
     m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-    if m.dtype == bool:
-        return np.where(m, 0.0, -np.inf).astype(dtype)
-    return m.astype(dtype)
+    m = np.where(m, 0.0, -np.inf).astype(dtype) if m.dtype == bool else m.astype(dtype)
+    return m if causal is None else m + causal
 
 
 def _repeat_heads(x: Tensor, groups: int) -> Tensor:
@@ -163,8 +163,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
 
     ``attn_mask`` (broadcast to ``(*,T,S)``): boolean, True where a query may attend, or
     float, added to the scores. ``is_causal`` lets query ``i`` see keys ``j <= i`` (the
-    top-left triangle when ``T != S``); with an ``attn_mask`` too it is an error, as
-    PyTorch documents (add the causal mask into ``attn_mask`` instead).
+    top-left triangle when ``T != S``); with an ``attn_mask`` too, both apply, as in
+    PyTorch's CPU kernels (which raise, as its documentation says, when ``dv != d``).
     ``scale`` defaults to ``1/sqrt(d)``. ``dropout_p > 0`` drops attention weights (the
     caller passes 0 in evaluation, as PyTorch's modules do). ``enable_gqa`` lets ``K, V``
     have fewer heads (dim -3) than ``Q``, each serving a group of query heads.
@@ -190,7 +190,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                              f"({hq}) must be a multiple of the key/value heads ({hk}, "
                              f"{value.shape[-3]})")
         key, value = _repeat_heads(key, hq // hk), _repeat_heads(value, hq // hk)
-    if is_causal and attn_mask is not None:
+    if is_causal and attn_mask is not None and value.shape[-1] != d:
+        # PyTorch documents both together as an error; its CPU kernels raise it only here
+        # and otherwise apply both (the mask plus the causal triangle), as below
         raise RuntimeError(f"scaled_dot_product_attention: explicit attn_mask (shape "
                            f"{tuple(np.shape(attn_mask))}) should not be set when "
                            f"is_causal=True; add the causal mask into attn_mask instead")
