@@ -11,7 +11,9 @@ processes:
 - an exception that nobody catches prints its traceback (headed by the rank) and calls
   ``MPI_Abort``: the launcher then ends every other process and exits non-zero;
 - ``sys.exit(code)`` with a non-zero code aborts the job in the same way (after the
-  ``finally`` blocks and the other exit handlers have run);
+  ``finally`` blocks and the other exit handlers have run); not in ``sys.exit(main())``
+  where ``main`` calls ``init_process_group``: that ``sys.exit`` was looked up before it
+  could be wrapped (``chainrule train`` marks its failures with ``_fail_at_exit``);
 - a process that dies (a signal, ``os._exit``) is seen by the launcher, which ends the job;
 - a collective that waits longer than ``timeout`` (default 30 minutes, as PyTorch)
   raises ``RuntimeError`` naming the operation, which then aborts as above.
@@ -358,6 +360,18 @@ def _exit(code: Any = None) -> None:
     if code not in (None, 0, False):
         _state.exit_code = code
     _state.saved_exit(code)
+
+
+def _fail_at_exit(code: int = 1) -> None:
+    """Make this process end the whole job when it exits, as ``sys.exit(code)`` would.
+
+    For a caller that catches an error to print it and then exits through
+    ``sys.exit(main())``: that ``sys.exit`` was looked up before ``main`` ran
+    :func:`init_process_group`, which could not wrap it, so the code it exits with is
+    never seen here.
+    """
+    if _state.hooks_installed:
+        _state.exit_code = code
 
 
 def _at_exit() -> None:
