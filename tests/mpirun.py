@@ -33,10 +33,12 @@ def mpiexec() -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """This environment without an enclosing MPI job's variables, one thread per process."""
+    """This environment without an enclosing MPI job's variables, one thread per process
+    and a traceback from any process that crashes."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PMI_", "PMIX_", "OMPI_", "MPI_LOCAL", "HYDRA_"))}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(PYTHONFAULTHANDLER="1")  # a rank that crashes shows where, on stderr
     env.update(extra)
     return env
 

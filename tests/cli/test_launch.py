@@ -6,7 +6,7 @@ import csv
 import sys
 
 import pytest
-from mpirun import child_env, run_command
+from mpirun import child_env, mpiexec, run_command
 
 from chainrule.cli import launch
 from chainrule.cli.__main__ import main
@@ -51,6 +51,35 @@ def test_a_failing_rank_fails_the_launch(tmp_path):
                    "--data-root", str(tmp_path / "missing"))
     assert result.returncode != 0
     assert "chainrule: error:" in result.stderr
+
+
+ONE_RANK_FAILS = """
+import sys
+import chainrule.distributed as dist
+from chainrule.cli import launch
+from chainrule.cli.__main__ import main
+
+def train_distributed(*args, **kwargs):  # rank 0 fails; the others wait for it
+    if dist.get_rank() == 0:
+        raise OSError("disk full on rank 0")
+    dist.barrier()
+
+launch.train_distributed = train_distributed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_one_failing_rank_ends_the_job_at_once(tmp_path):
+    # the others wait in a collective whose timeout is 30 minutes: the failing rank must
+    # abort the job, not wait for them in MPI_Finalize
+    script = tmp_path / "one_fails.py"
+    script.write_text(ONE_RANK_FAILS)
+    cmd = [mpiexec(), "-n", "2", sys.executable, str(script), "train", *OPTIONS,
+           "--out", str(tmp_path / "out")]
+    result = run_command(cmd, timeout=120, cwd=str(tmp_path), env=child_env())
+    assert result.returncode != 0, (result.stdout, result.stderr)
+    assert "chainrule: error: disk full on rank 0" in result.stderr, (result.stdout,
+                                                                      result.stderr)
 
 
 def test_child_command_line_repeats_the_options():

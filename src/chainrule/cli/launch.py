@@ -145,6 +145,8 @@ def run(args: argparse.Namespace, config: Any, out: str, resume: Any,
 
     if not dist.is_available():
         raise CLIError("distributed training needs mpi4py: pip install 'chainrule[distributed]'")
+    from chainrule.distributed._group import _fail_at_exit
+
     dist.init_process_group("mpi")
     try:
         if args.nproc is not None and args.nproc != dist.get_world_size():
@@ -152,9 +154,14 @@ def run(args: argparse.Namespace, config: Any, out: str, resume: Any,
                            f"{dist.get_world_size()} processes")
         train_distributed(config, out, resume=resume, show_progress=not args.no_progress,
                           download=args.download, save_every=args.save_every)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    except BaseException:
+        # main() prints the error and returns its exit code; the group stays initialised
+        # so that this process then aborts the whole job (chainrule.distributed) instead
+        # of waiting in MPI_Finalize while the others wait for it in a collective until
+        # their timeout (30 minutes)
+        _fail_at_exit()
+        raise
+    dist.destroy_process_group()
     return 0
 
 

@@ -11,7 +11,9 @@ processes:
 - an exception that nobody catches prints its traceback (headed by the rank) and calls
   ``MPI_Abort``: the launcher then ends every other process and exits non-zero;
 - ``sys.exit(code)`` with a non-zero code aborts the job in the same way (after the
-  ``finally`` blocks and the other exit handlers have run);
+  ``finally`` blocks and the other exit handlers have run); not in ``sys.exit(main())``
+  where ``main`` calls ``init_process_group``: that ``sys.exit`` was looked up before it
+  could be wrapped (``chainrule train`` marks its failures with ``_fail_at_exit``);
 - a process that dies (a signal, ``os._exit``) is seen by the launcher, which ends the job;
 - a collective that waits longer than ``timeout`` (default 30 minutes, as PyTorch)
   raises ``RuntimeError`` naming the operation, which then aborts as above.
@@ -23,6 +25,8 @@ import atexit
 import datetime
 import importlib.util
 import os
+import stat
+import struct
 import sys
 import time
 import traceback
@@ -321,21 +325,66 @@ _yield = getattr(os, "sched_yield", lambda: None)
 # -- failure handling ---------------------------------------------------------------
 
 
-_ABORT_GRACE = 0.5  # seconds for the launcher to forward what this rank just printed
+_ABORT_GRACE = 0.5  # seconds, where how much output is still unread cannot be asked
+_ABORT_DRAIN_TIMEOUT = 10.0  # seconds at most for the launcher to read this rank's output
+
+
+def _unread_bytes(fd: int) -> int | None:
+    """How many bytes written to ``fd`` nobody has read yet: the bytes still in a pipe, 0
+    for a file or ``/dev/null`` (nothing to wait for), None where it cannot be seen (a
+    terminal, a socket)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return 0  # closed: nothing of ours is waiting in it
+    if stat.S_ISREG(mode) or (stat.S_ISCHR(mode) and not os.isatty(fd)):
+        return 0
+    if not stat.S_ISFIFO(mode):
+        return None
+    try:
+        import fcntl
+        import termios
+
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+def _wait_until_output_is_read() -> None:
+    """Return once the launcher has read what this process wrote to stdout and stderr.
+
+    Under mpiexec (Hydra) a rank's stdout and stderr are pipes to its proxy, which passes
+    what it reads on to mpiexec over the socket that also carries the rank's MPI_Abort,
+    in the order it handled them; on the abort mpiexec kills the job and exits at once,
+    so output it has not received by then is lost. Aborting only once the pipes are
+    empty keeps the error that explains the abort, however long the proxy takes to be
+    scheduled on a busy machine (bounded by ``_ABORT_DRAIN_TIMEOUT``). A stream whose
+    queue cannot be seen gets the fixed ``_ABORT_GRACE`` instead.
+    """
+    deadline = time.monotonic() + _ABORT_DRAIN_TIMEOUT
+    unknown = False
+    for fd in (1, 2):
+        while True:
+            unread = _unread_bytes(fd)
+            if unread is None:
+                unknown = True
+                break
+            if unread == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+    if unknown:
+        time.sleep(_ABORT_GRACE)
 
 
 def _abort(code: int) -> None:
-    """Flush, give the launcher a moment to pass the output on, then end the whole job.
-
-    MPI_Abort makes mpiexec kill every process at once; output still in its pipes is lost
-    then (the error that explains the abort would vanish about one time in ten with three
-    ranks on two cores), so this rank waits briefly before it aborts.
-    """
+    """Flush, wait until the launcher has read this rank's output, then end the whole job
+    (see :func:`_wait_until_output_is_read`)."""
     MPI = _state.mpi
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        time.sleep(_ABORT_GRACE)
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        _wait_until_output_is_read()
     finally:
         if MPI is not None and not MPI.Is_finalized():
             MPI.COMM_WORLD.Abort(code)
@@ -358,6 +407,18 @@ def _exit(code: Any = None) -> None:
     if code not in (None, 0, False):
         _state.exit_code = code
     _state.saved_exit(code)
+
+
+def _fail_at_exit(code: int = 1) -> None:
+    """Make this process end the whole job when it exits, as ``sys.exit(code)`` would.
+
+    For a caller that catches an error to print it and then exits through
+    ``sys.exit(main())``: that ``sys.exit`` was looked up before ``main`` ran
+    :func:`init_process_group`, which could not wrap it, so the code it exits with is
+    never seen here.
+    """
+    if _state.hooks_installed:
+        _state.exit_code = code
 
 
 def _at_exit() -> None:
