@@ -326,6 +326,7 @@ _yield = getattr(os, "sched_yield", lambda: None)
 
 
 _ABORT_GRACE = 0.5  # seconds, where how much output is still unread cannot be asked
+_ABORT_SETTLE = 0.1  # seconds after the pipes are read, for the proxy to pass it on
 _ABORT_DRAIN_TIMEOUT = 10.0  # seconds at most for the launcher to read this rank's output
 
 
@@ -358,8 +359,9 @@ def _wait_until_output_is_read() -> None:
     in the order it handled them; on the abort mpiexec kills the job and exits at once,
     so output it has not received by then is lost. Aborting only once the pipes are
     empty keeps the error that explains the abort, however long the proxy takes to be
-    scheduled on a busy machine (bounded by ``_ABORT_DRAIN_TIMEOUT``). A stream whose
-    queue cannot be seen gets the fixed ``_ABORT_GRACE`` instead.
+    scheduled on a busy machine (bounded by ``_ABORT_DRAIN_TIMEOUT``), then a short
+    ``_ABORT_SETTLE`` for the proxy to send on what it read. A stream whose queue cannot
+    be seen gets the fixed ``_ABORT_GRACE`` instead.
     """
     deadline = time.monotonic() + _ABORT_DRAIN_TIMEOUT
     unknown = False
@@ -372,8 +374,8 @@ def _wait_until_output_is_read() -> None:
             if unread == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.005)
-    if unknown:
-        time.sleep(_ABORT_GRACE)
+    # what the proxy has read may not have reached mpiexec yet: a moment for it to send
+    time.sleep(_ABORT_GRACE if unknown else _ABORT_SETTLE)
 
 
 def _abort(code: int) -> None:
