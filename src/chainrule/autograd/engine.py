@@ -245,29 +245,21 @@ def _deliver(run: _Pass, node: Node, in_grads: tuple[Any, ...]) -> None:
     if len(in_grads) != len(edges):
         raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients for "
                            f"{len(edges)} inputs (one per input, None where there is none)")
-    buffers, leaves = run.buffers, run.leaves
     for i, (edge, g, shape) in enumerate(zip(edges, in_grads, node.input_shapes)):  # noqa: B905
         if edge is None:
             continue  # the input needs no gradient
         target, nr = edge
         if isinstance(target, Node):  # made by another node: into its output's buffer
-            buf = buffers.get(target)
-            if buf is None:  # its first gradient: queue it (even a None, to run in order)
-                buf = buffers[target] = [None] * len(target.out_shapes)
-                heappush(run.ready, (-target.seq, target))
             if g is not None:
-                if type(g) is not np.ndarray or g.shape != shape \
-                        or g.dtype is not target.out_dtypes[nr]:
-                    g = _check_grad(node, i, g, shape, target.out_dtypes[nr])
-                buf[nr] = g if buf[nr] is None else _sum(buf[nr], g)
+                dtype = target.out_dtypes[nr]
+                if type(g) is not np.ndarray or g.shape != shape or g.dtype is not dtype:
+                    g = _check_grad(node, i, g, shape, dtype)
+            _to_node(run, target, nr, g)  # queued even for a None, to run in order
         elif g is not None:  # a leaf: summed here, written to .grad when the pass ends
-            if type(g) is not np.ndarray or g.shape != shape or g.dtype is not target._data.dtype:
-                g = _check_grad(node, i, g, shape, target._data.dtype)
-            entry = leaves.get(id(target))
-            if entry is None:
-                leaves[id(target)] = [target, g]
-            else:
-                entry[1] = _sum(entry[1], g)
+            dtype = target._data.dtype
+            if type(g) is not np.ndarray or g.shape != shape or g.dtype is not dtype:
+                g = _check_grad(node, i, g, shape, dtype)
+            _to_leaf(run, target, g)
 
 
 def _to_node(run: _Pass, node: Node, nr: int, g: Any) -> None:
