@@ -27,6 +27,15 @@ def _float(fn: str, name: str, x: Any) -> Tensor:
     return x
 
 
+def _broadcast_shape(fn: str, x1: Tensor, x2: Tensor) -> tuple[int, ...]:
+    """The shape ``x1`` and ``x2`` broadcast to, or a ShapeError naming ``fn``."""
+    try:
+        return np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    except ValueError:
+        raise ShapeError(f"{fn}: x1 of shape {tuple(x1.shape)} and x2 of shape "
+                         f"{tuple(x2.shape)} cannot be broadcast together") from None
+
+
 def _safe_sqrt(s: Tensor) -> Tensor:
     """sqrt(s) for s >= 0 with gradient 0 (not inf/NaN) where s == 0."""
     pos = s._data > 0
@@ -65,11 +74,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     """
     fn = "cosine_similarity"
     x1, x2 = _float(fn, "x1", x1), _float(fn, "x2", x2)
-    try:
-        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
-    except ValueError:
-        raise ShapeError(f"{fn}: x1 of shape {tuple(x1.shape)} and x2 of shape "
-                         f"{tuple(x2.shape)} cannot be broadcast together") from None
+    shape = _broadcast_shape(fn, x1, x2)
     nd = len(shape)
     if not -max(nd, 1) <= dim < max(nd, 1):
         raise IndexError(f"{fn}: Dimension out of range (expected to be in range of "
@@ -95,11 +100,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     """``||x1 - x2 + eps||_p`` over the last dimension (of the broadcast shape)."""
     fn = "pairwise_distance"
     x1, x2 = _float(fn, "x1", x1), _float(fn, "x2", x2)
-    try:
-        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
-    except ValueError:
-        raise ShapeError(f"{fn}: x1 of shape {tuple(x1.shape)} and x2 of shape "
-                         f"{tuple(x2.shape)} cannot be broadcast together") from None
+    shape = _broadcast_shape(fn, x1, x2)
     d = x1 - x2 + eps
     if len(shape) == 0:  # a 0-d difference is its own norm's vector: the result is 0-d
         return vector_norm(d.reshape(1), p, 0, keepdim=False)
