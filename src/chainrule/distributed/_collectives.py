@@ -105,6 +105,16 @@ def _bump(tensor: Any) -> None:
         tensor._version[0] += 1  # an in-place change, as PyTorch's collectives count it
 
 
+def _store_reduced(tensor: Any, a: np.ndarray, buf: np.ndarray, key: str, size: int) -> None:
+    """Put a reduction's result (in ``buf``) into the tensor's array ``a``: divided by the
+    number of processes for ``AVG``, copied back when MPI worked on a contiguous copy."""
+    if key == "AVG":
+        np.divide(buf, size, out=buf)
+    if buf is not a:
+        a[...] = buf
+    _bump(tensor)
+
+
 def _buffer(a: np.ndarray, op: str) -> np.ndarray:
     """A contiguous, writable array to give MPI: ``a`` itself when it can be."""
     if not a.flags.writeable:
@@ -149,11 +159,7 @@ def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None,
     size = pg.size()
 
     def finish() -> None:
-        if key == "AVG":
-            np.divide(buf, size, out=buf)
-        if buf is not a:
-            a[...] = buf
-        _bump(tensor)
+        _store_reduced(tensor, a, buf, key, size)
 
     return _run(request, "all_reduce", finish, async_op, pg)
 
@@ -175,13 +181,8 @@ def reduce(tensor: Tensor, dst: int, op: Any = ReduceOp.SUM, group: Any = None,
     size = pg.size()
 
     def finish() -> None:
-        if not root:
-            return
-        if key == "AVG":
-            np.divide(buf, size, out=buf)
-        if buf is not a:
-            a[...] = buf
-        _bump(tensor)
+        if root:
+            _store_reduced(tensor, a, buf, key, size)
 
     return _run(request, "reduce", finish, async_op, pg)
 
