@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._atomic import atomic_open
-from chainrule.datasets.mnist import DatasetNotFoundError, _download_file
+from chainrule.datasets.mnist import DatasetNotFoundError, _download_file, _root_folder
 from chainrule.utils.data.dataset import _ArrayClassification, _as_numpy, _check_index
 
 __all__ = ["CIFAR10", "read_cifar_bin"]
@@ -128,11 +128,7 @@ class CIFAR10(_ArrayClassification):
         transform: Callable[[Any], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
     ) -> None:
-        if not isinstance(root, str | os.PathLike):
-            raise TypeError(
-                f"{type(self).__name__}: root must be a folder path, got {type(root).__name__}"
-            )
-        self.root = os.path.expanduser(os.fspath(root))
+        self.root = _root_folder(type(self).__name__, root)
         self.train = bool(train)
         if download and self._find_folder() is None:
             self.download()

@@ -161,6 +161,13 @@ def _md5_of(path: str) -> str:
     return digest.hexdigest()
 
 
+def _root_folder(owner: str, root: Any) -> str:
+    """A dataset's ``root`` argument as a folder path (``~`` expanded), or a TypeError."""
+    if not isinstance(root, str | os.PathLike):
+        raise TypeError(f"{owner}: root must be a folder path, got {type(root).__name__}")
+    return os.path.expanduser(os.fspath(root))
+
+
 def _download_file(
     url: str,
     destination: str,
@@ -329,11 +336,7 @@ class MNIST(_ArrayClassification):
         target_transform: Callable[[Any], Any] | None = None,
         download: bool = False,
     ) -> None:
-        if not isinstance(root, str | os.PathLike):
-            raise TypeError(
-                f"{type(self).__name__}: root must be a folder path, got {type(root).__name__}"
-            )
-        self.root = os.path.expanduser(os.fspath(root))
+        self.root = _root_folder(type(self).__name__, root)
         self.train = bool(train)
         if download:
             found = self._find_split()
