@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule import dtypes
 from chainrule.nn import functional as F
-from chainrule.nn import init
 from chainrule.nn.modules.module import Module
-from chainrule.nn.modules.normalization import BatchNorm1d
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.modules.normalization import BatchNorm1d, _affine_parameters, _reset_affine
 from chainrule.ops._errors import ShapeError
 from chainrule.tensor import Tensor
 
@@ -52,21 +48,10 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         dt = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_channels, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_channels, dt, affine, bias)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim < 2 or input.shape[1] != self.num_channels:

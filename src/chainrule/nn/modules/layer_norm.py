@@ -9,6 +9,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
+from chainrule.nn.modules.normalization import _affine_parameters, _reset_affine
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.normalization import layer_norm, rms_norm
 from chainrule.tensor import Tensor
@@ -39,21 +40,10 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, dt, elementwise_affine, bias)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from chainrule import dtypes
@@ -13,6 +15,28 @@ from chainrule.ops._errors import ShapeError
 from chainrule.tensor import Tensor
 
 __all__ = ["BatchNorm1d"]
+
+
+def _affine_parameters(module: Module, shape: Any, dt: Any, affine: bool, bias: bool) -> None:
+    """A normalisation layer's ``weight`` (ones) and ``bias`` (zeros) of ``shape``, as
+    PyTorch's: both None without ``affine``, the bias None with ``bias=False``."""
+    if affine:
+        module.weight = Parameter(np.ones(shape, dt))
+        if bias:
+            module.bias = Parameter(np.zeros(shape, dt))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module: Module) -> None:
+    """``weight`` back to ones and ``bias`` to zeros (each where it exists)."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
 
 
 class BatchNorm1d(Module):
@@ -39,15 +63,7 @@ class BatchNorm1d(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         dt = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, dt, affine, bias)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor._make(np.zeros(num_features, dt)))
             self.register_buffer("running_var", Tensor._make(np.ones(num_features, dt)))
@@ -68,10 +84,7 @@ class BatchNorm1d(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in (2, 3):
