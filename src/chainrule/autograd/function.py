@@ -261,11 +261,7 @@ class FunctionCtx:
         out = []
         for t, version in self.__dict__.get("_ctx_saved", ()):
             if version is not None and t._version[0] != version:
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: a tensor of shape {tuple(t.shape)} saved by "
-                    f"{type(self).__name__} is at version {t._version[0]}; expected {version}."
-                )
+                raise self._modified_error("a saved tensor", t.shape, t._version[0], version)
             out.append(t)
         return tuple(out)
 
